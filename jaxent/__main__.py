@@ -1,0 +1,5 @@
+import sys
+
+from jaxent.cli import main
+
+sys.exit(main())
