@@ -1,0 +1,281 @@
+r"""Wehrl entropy and its production/flux split for photon loss [GFL20, Eqs. (4)-(10);
+GFL-quench, Eqs. (18)-(25) and App. B].
+
+Single mode, master equation $\dot\rho = \mathcal L\rho = -i[H,\rho] + 2\kappa D[a]\rho$,
+$D[a]\rho = a\rho a^\dagger - \tfrac12\{a^\dagger a,\rho\}$, Husimi function
+$Q = \langle\mu|\rho|\mu\rangle/\pi$, Wehrl entropy $S = -\int d^2\mu\, Q\ln Q$. Then
+$dS/dt = \Pi_U + \Pi_J - \Phi$ with
+
+- $\Phi = 2\kappa\langle a^\dagger a\rangle$ [GFL20, Eq. (5)],
+  $\Phi_q = 2\kappa\langle\delta a^\dagger\delta a\rangle$, $\delta a = a - \langle a\rangle$ [Eq. (7)];
+- current $J = \kappa(\mu Q + \partial_{\bar\mu}Q) = \kappa\langle\mu|a\rho|\mu\rangle/\pi$ by the
+  Bargmann identity $\partial_{\bar\mu}Q = -\mu Q + \langle\mu|a\rho|\mu\rangle/\pi$
+  [GFL20, Eq. (B3); GFL-quench, Eq. (B4)], so no finite differences are needed.
+  **Sign convention:** we use GFL20's $J = +\kappa(\mu Q + \partial_{\bar\mu}Q)$; GFL-quench writes
+  $J = -\kappa(\ldots)$ [its Eq. (B5)]. Only $|J|^2$ enters, so no result depends on it;
+- $\Pi_J = \frac2\kappa\int |J|^2/Q$ [GFL20, Eq. (6); GFL-quench, Eqs. (21), (B6)],
+  $\Pi_{\rm ext} = 2\kappa|\langle a\rangle|^2$,
+  $\Pi_d = \frac2\kappa\int |J - \kappa\langle a\rangle Q|^2/Q$ [GFL20, Eq. (8); GFL-quench,
+  Eq. (24)], and $\Pi_J = \Pi_{\rm ext} + \Pi_d$ exactly (because
+  $\int\langle\mu|a\rho|\mu\rangle d^2\mu/\pi = \langle a\rangle$);
+- $\Pi_U = -\int Q[-i[H,\rho]]\ln Q$ [GFL20, Eq. (A1); GFL-quench, Eq. (19)] where
+  $Q[X] = \langle\mu|X|\mu\rangle/\pi$: the Husimi transform of the exact commutator, valid for
+  any single-mode $H$ (the lower-case $\Pi_u$ of GFL20 is the same quantity).
+  In a steady state $\Pi_U + \Pi_J = \Phi$, i.e. $\Pi_u + \Pi_d = \Phi_q$ [GFL20, Eq. (10)].
+
+Numerics: every field on the grid is a Bargmann transform computed by
+:func:`~jaxent.phase_space.husimi.bargmann_polar` (FFT over $m - n$). Ratios
+$|J|^2/Q$ are evaluated as ${\rm min}(|\langle\mu|a\rho|\mu\rangle|^2/(\pi^2 Q),\
+\langle\mu|a\rho a^\dagger|\mu\rangle/\pi)$: the bound is the Cauchy-Schwarz inequality
+$|\langle\mu|a\rho|\mu\rangle|^2 \le \langle\mu|\rho|\mu\rangle\langle\mu|a\rho a^\dagger|\mu\rangle$,
+so the clamp is exact in exact arithmetic and only acts where $Q$ is at the rounding level
+(far tails), where it prevents $0/0$ and noise/noise blow-ups. $Q\ln Q \to 0$ where $Q$
+underflows. No NaN can appear for finite input.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ..phase_space.grid import PolarGrid
+from ..phase_space.husimi import _check_operator, bargmann_polar
+
+#: Default tolerance for the grid diagnostics checked by :func:`check_terms`.
+DIAGNOSTIC_TOL = 1e-9
+
+_TINY = float(jnp.finfo(jnp.float64).tiny)
+
+
+def _destroy(nmax: int):
+    return jnp.diag(jnp.sqrt(jnp.arange(1, nmax, dtype=jnp.float64)), k=1).astype(jnp.complex128)
+
+
+def _is_concrete(*xs) -> bool:
+    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+
+
+def _safe_log(Q):
+    """ln max(Q, tiny): finite everywhere, exact where Q is a normal positive float."""
+    return jnp.log(jnp.maximum(Q, _TINY))
+
+
+def _ratio(A, Q, B):
+    r"""$|A|^2/Q$ clamped by its Cauchy-Schwarz bound $B$ (see the module docstring)."""
+    return jnp.minimum(jnp.abs(A) ** 2 / jnp.maximum(Q, _TINY), jnp.maximum(B, 0.0))
+
+
+def wehrl_entropy(Q, grid: PolarGrid):
+    r"""Wehrl entropy $S = -\int d^2\mu\,Q\ln Q$ [GFL20, Eq. (4)] of Husimi values ``Q`` of shape
+    ``(..., n_r, n_theta)`` on ``grid`` (from :func:`~jaxent.phase_space.husimi.husimi_polar`).
+    Values at or below the float64 underflow level contribute zero."""
+    Qp = jnp.maximum(Q, _TINY)
+    return -grid.integrate(Qp * jnp.log(Qp))
+
+
+class PhotonLossTerms(eqx.Module):
+    r"""Entropy terms of one state (each a scalar; batched under ``jax.vmap``).
+
+    Physics (see the module docstring for the equations): ``S_wehrl``, ``Phi``, ``Phi_q``,
+    ``Pi_ext``, ``Pi_J``, ``Pi_d``, ``Pi_U``, ``dS_dt`` $= -\int Q[\mathcal L\rho]\ln Q$;
+    ``alpha`` $= \langle a\rangle$ (complex), ``n_photons`` $= \langle a^\dagger a\rangle$.
+
+    Diagnostics (check with :func:`check_terms` after a jitted sweep):
+
+    - ``norm_error`` $= |\int Q\,d^2\mu - {\rm Tr}\rho|$ on the grid (radial resolution + edge);
+    - ``edge_mass``: exact probability of $Q$ outside the grid disc,
+      $\sum_n\rho_{nn}\Gamma(n+1,R^2)/n!$;
+    - ``ibp_error`` $= |{-\int Q[2\kappa D[a]\rho]\ln Q} - (\Pi_J - \Phi)|$: the two sides are
+      equal by integration by parts for every state, so this measures the grid's resolution
+      of the $\ln Q$ and current integrands on this very state. It is also exactly the
+      residual of $dS/dt = \Pi_U + \Pi_J - \Phi$ on the grid.
+    """
+
+    S_wehrl: jnp.ndarray
+    Phi: jnp.ndarray
+    Phi_q: jnp.ndarray
+    Pi_ext: jnp.ndarray
+    Pi_J: jnp.ndarray
+    Pi_d: jnp.ndarray
+    Pi_U: jnp.ndarray
+    dS_dt: jnp.ndarray
+    alpha: jnp.ndarray
+    n_photons: jnp.ndarray
+    norm_error: jnp.ndarray
+    edge_mass: jnp.ndarray
+    ibp_error: jnp.ndarray
+
+
+def _validate(rho, H, kappa, grid):
+    rho = _check_operator(rho, grid.nmax, "rho")
+    if rho.ndim != 2:
+        raise ValueError(f"rho must be a single (nmax, nmax) matrix, got shape {rho.shape}; "
+                         "batch with jax.vmap(photon_loss_terms, in_axes=(0, None, None, None))")
+    H = _check_operator(H, grid.nmax, "H")
+    if H.ndim != 2:
+        raise ValueError(f"H must be a single (nmax, nmax) matrix, got shape {H.shape}")
+    if jnp.ndim(kappa) != 0:
+        raise ValueError(f"kappa must be a scalar, got shape {jnp.shape(kappa)}")
+    if _is_concrete(rho, H, kappa):
+        if not bool(jnp.all(jnp.isfinite(rho))):
+            raise ValueError("rho contains NaN or inf")
+        if not bool(jnp.all(jnp.isfinite(H))):
+            raise ValueError("H contains NaN or inf")
+        k = float(jnp.real(kappa))
+        if not (k >= 0.0):
+            raise ValueError(f"kappa must be a non-negative loss rate (loss 2 kappa D[a]), got {k}")
+        if float(jnp.max(jnp.abs(rho - jnp.conj(rho.T)))) > 1e-8 * max(1.0, float(jnp.max(jnp.abs(rho)))):
+            raise ValueError("rho must be Hermitian")
+        if float(jnp.max(jnp.abs(H - jnp.conj(H.T)))) > 1e-8 * max(1.0, float(jnp.max(jnp.abs(H)))):
+            raise ValueError("H must be Hermitian")
+    return rho, H
+
+
+@eqx.filter_jit
+def _photon_loss_terms(rho, H, kappa, grid: PolarGrid) -> PhotonLossTerms:
+    nmax = grid.nmax
+    a = _destroy(nmax)
+    ad = a.T
+    n_op = ad @ a
+    a_rho = a @ rho
+    a_rho_ad = a_rho @ ad
+    unitary = -1j * (H @ rho - rho @ H)
+    dissip = 2.0 * kappa * (a_rho_ad - 0.5 * (n_op @ rho + rho @ n_op))
+    fields = bargmann_polar(jnp.stack([rho, a_rho, a_rho_ad, unitary, dissip]), grid)
+    Q, A = fields[0].real, fields[1]
+    B, QU, QD = fields[2].real, fields[3].real, fields[4].real
+
+    alpha = jnp.trace(a_rho)
+    n_ph = jnp.trace(n_op @ rho).real
+    abs_alpha2 = jnp.abs(alpha) ** 2
+    lnQ = _safe_log(Q)
+
+    S = wehrl_entropy(Q, grid)
+    Pi_J = 2.0 * kappa * grid.integrate(_ratio(A, Q, B))
+    # Displaced current J^v = J - kappa <a> Q = kappa <mu|(a - <a>) rho|mu>/pi; its C-S bound is
+    # the transform of (a - <a>) rho (a - <a>)^dag.
+    Av = A - alpha * Q
+    Bv = B - 2.0 * jnp.real(jnp.conj(alpha) * A) + abs_alpha2 * Q
+    Pi_d = 2.0 * kappa * grid.integrate(_ratio(Av, Q, Bv))
+    Pi_U = -grid.integrate(QU * lnQ)
+    dS_dissip = -grid.integrate(QD * lnQ)
+    Phi = 2.0 * kappa * n_ph
+    return PhotonLossTerms(
+        S_wehrl=S, Phi=Phi, Phi_q=2.0 * kappa * (n_ph - abs_alpha2), Pi_ext=2.0 * kappa * abs_alpha2,
+        Pi_J=Pi_J, Pi_d=Pi_d, Pi_U=Pi_U, dS_dt=Pi_U + dS_dissip, alpha=alpha, n_photons=n_ph,
+        norm_error=jnp.abs(grid.integrate(Q) - jnp.trace(rho).real),
+        edge_mass=jnp.dot(jnp.diagonal(rho).real, grid.fock_tail),
+        ibp_error=jnp.abs(dS_dissip - (Pi_J - Phi)),
+    )
+
+
+def photon_loss_terms(rho, H, kappa, grid: PolarGrid, *, check: bool = True,
+                      tol: float = DIAGNOSTIC_TOL) -> PhotonLossTerms:
+    r"""All Wehrl entropy terms of a single-mode state under $-i[H,\cdot] + 2\kappa D[a]$.
+
+    **Arguments:**
+
+    - ``rho``: ``(nmax, nmax)`` density matrix in the Fock basis (traced: differentiable).
+    - ``H``: ``(nmax, nmax)`` Hermitian Hamiltonian matrix (any single-mode $H$; enters only
+      $\Pi_U$ and ``dS_dt``). Pass zeros to skip the unitary part.
+    - ``kappa``: loss rate in the convention $2\kappa D[a]$ (scalar, traced).
+    - ``grid``: :class:`~jaxent.phase_space.grid.PolarGrid` built with the same ``nmax``.
+    - ``check``: when the inputs are concrete (not under jit/vmap/grad), validate them and warn
+      via :func:`check_terms` if a grid diagnostic exceeds ``tol``.
+
+    **Returns:** :class:`PhotonLossTerms`. Jit-able; ``jax.vmap(photon_loss_terms,
+    in_axes=(0, None, None, None))`` for a batch of states.
+
+    **Raises:** ``ValueError`` naming ``rho``/``H``/``kappa`` for wrong shapes, a grid of another
+    ``nmax``, NaN/inf, non-Hermitian input, or ``kappa < 0`` (value checks only when concrete).
+    """
+    rho, H = _validate(rho, H, kappa, grid)
+    terms = _photon_loss_terms(rho, H, jnp.asarray(kappa, dtype=jnp.float64), grid)
+    if check and _is_concrete(terms):
+        check_terms(terms, tol=tol, stacklevel=3)
+    return terms
+
+
+def check_terms(terms: PhotonLossTerms, tol: float = DIAGNOSTIC_TOL, stacklevel: int = 2) -> list[str]:
+    """Warn (``UserWarning``) for every grid diagnostic above ``tol`` and return the messages.
+
+    Works on a single result or a ``vmap``-ed batch (the worst entry is reported):
+    ``norm_error`` and ``edge_mass`` are absolute probabilities; ``ibp_error`` is compared with
+    ``tol * max(Phi, 1)``. Each message names the fix.
+    """
+    msgs = []
+    norm = float(jnp.max(terms.norm_error))
+    edge = float(jnp.max(terms.edge_mass))
+    ibp = float(jnp.max(terms.ibp_error / jnp.maximum(terms.Phi, 1.0)))
+    if edge > tol:
+        msgs.append(f"{edge:.2e} of the Husimi probability lies outside the grid disc: increase "
+                    "the grid radius (polar_grid(nmax, radius=...)); if the state itself reaches "
+                    "the top Fock levels, increase nmax too")
+    if norm > tol:
+        msgs.append(f"grid normalisation error |int Q - Tr rho| = {norm:.2e}: increase n_r "
+                    "(polar_grid(nmax, n_r=...)) or the radius")
+    if ibp > tol:
+        msgs.append(f"grid resolution error of the entropy integrals {ibp:.2e} (relative to Phi): "
+                    "refine the grid (polar_grid(nmax, n_r=..., n_theta=...) larger, e.g. "
+                    "jaxent.phase_space.grid.refine(grid))")
+    for m in msgs:
+        warnings.warn("photon_loss_terms: " + m, UserWarning, stacklevel=stacklevel)
+    return msgs
+
+
+def unitary_entropy_production(rho, H, grid: PolarGrid):
+    r"""$\Pi_U = -\int d^2\mu\, Q[-i[H,\rho]]\ln Q$ for any single-mode Hermitian matrix ``H``
+    [GFL20, Eq. (A1); GFL-quench, Eq. (19)] (same value as ``photon_loss_terms(...).Pi_U``)."""
+    rho = _check_operator(rho, grid.nmax, "rho")
+    H = _check_operator(H, grid.nmax, "H")
+    fields = bargmann_polar(jnp.stack([rho, -1j * (H @ rho - rho @ H)]), grid).real
+    return -grid.integrate(fields[1] * _safe_log(fields[0]))
+
+
+def entropy_rate(rho, drho, grid: PolarGrid):
+    r"""$dS/dt = -\int d^2\mu\, Q[\dot\rho]\ln Q$ for a state ``rho`` and its time derivative
+    ``drho`` $= \mathcal L\rho$ (any Liouvillian; GFL-quench, Eq. (17))."""
+    rho = _check_operator(rho, grid.nmax, "rho")
+    drho = _check_operator(drho, grid.nmax, "drho")
+    fields = bargmann_polar(jnp.stack([rho, drho]), grid).real
+    return -grid.integrate(fields[1] * _safe_log(fields[0]))
+
+
+def kerr_unitary_entropy_production(rho, U, grid: PolarGrid):
+    r"""Closed form of $\Pi_U$ for the Kerr term $(U/2)\,a^{\dagger2}a^2$ ($U = u/N$)
+    [GFL20, Eq. (B6); GFL-quench, Eqs. (25), (B7)].
+
+    Only the Kerr term contributes: the $\Delta a^\dagger a$ and drive terms of $H$ give first
+    derivatives of $Q$ whose $\ln Q$ integrals vanish by parts. With
+    $\partial_{\bar\mu}Q = A - \mu Q$, $A = \langle\mu|a\rho|\mu\rangle/\pi$ (Bargmann identity),
+
+    $$\Pi_U = U\int d^2\mu\,\frac{{\rm Im}[\bar\mu^2(\partial_{\bar\mu}Q)^2]}{Q}
+       = U\int d^2\mu\Big[\frac{{\rm Im}(\bar\mu^2A^2)}{Q} - 2|\mu|^2\,{\rm Im}(\bar\mu A)\Big].$$
+
+    We re-derived this (Husimi transform of $-i\frac U2[a^{\dagger2}a^2,\rho]$ via the Bargmann
+    identity, then integration by parts) and it agrees with GFL-quench Eqs. (25)/(B7, first
+    line) and with GFL20 Eq. (B6) once its garbled prefactor "$i\mu/2N$" is read as
+    $iu/(2N) = iU/2$. The expanded second line of GFL-quench Eq. (B7) is garbled by the PDF
+    conversion (it shows $+2\bar\mu\langle a\rho\rangle$ inside $|\mu|^2(\ldots)/\pi$ and
+    $\bar\mu$ instead of $\bar\mu^2$ in the last term); the form above is the correct one and
+    is checked in the tests against the exact commutator form
+    :func:`unitary_entropy_production` for the full Kerr Hamiltonian.
+
+    Valid when the state has negligible weight in the top Fock level (the closed form
+    assumes an untruncated $H$).
+    """
+    rho = _check_operator(rho, grid.nmax, "rho")
+    a = _destroy(grid.nmax)
+    fields = bargmann_polar(jnp.stack([rho, a @ rho, a @ rho @ a.T]), grid)
+    Q, A, B = fields[0].real, fields[1], fields[2].real
+    mu = grid.points()
+    absA2 = jnp.abs(A) ** 2
+    nonzero = absA2 > 0
+    # A^2 / Q = (A^2/|A|^2) * (|A|^2/Q), the magnitude clamped as in Pi_J.
+    phase2 = jnp.where(nonzero, A**2 / jnp.where(nonzero, absA2, 1.0), 0.0)
+    A2_over_Q = phase2 * _ratio(A, Q, B)
+    integrand = jnp.imag(jnp.conj(mu) ** 2 * A2_over_Q) - 2.0 * jnp.abs(mu) ** 2 * jnp.imag(jnp.conj(mu) * A)
+    return U * grid.integrate(integrand)

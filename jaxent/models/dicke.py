@@ -1,0 +1,309 @@
+r"""The Gaussianized driven-dissipative (open) Dicke model [GFL20, Sec. V, App. C, Fig. 3].
+
+Model [GFL20, Eq. (C1)-(C2)]: ``H = omega_0 J_z + omega a^dag a + (2 lambda/sqrt N)(a + a^dag) J_x``
+with cavity loss ``2 kappa D[a]``; after the Holstein-Primakoff map and ``N -> infinity`` the
+fluctuations ``delta a``, ``delta b`` are Gaussian, with a small stabilising loss
+``2 gamma D[delta b]`` [GFL20, Eq. (C20)].
+
+Critical coupling (derived here; GFL20's main text and App. C disagree)
+-----------------------------------------------------------------------
+Steady state of the mean-field equations (C3)-(C5): ``beta`` real, ``alpha = -2 i lambda beta /
+(kappa + i omega)`` (C6), so ``alpha + alpha^* = -4 lambda omega beta / (kappa^2 + omega^2)``, and
+(C4) gives ``omega_0 beta = 2 lambda (alpha + alpha^*) w``, i.e. either ``beta = 0`` or
+``w = -omega_0 (kappa^2 + omega^2) / (8 lambda^2 omega)``. With ``w = -sqrt(1 - 4 beta^2)/2`` this is
+``sqrt(1 - 4 beta^2) = lambda_c^2/lambda^2`` (C8) with
+
+    ``lambda_c = (1/2) sqrt(omega_0 (kappa^2 + omega^2) / omega)``      [GFL20, App. C, below (C7)]
+
+(0.353589 for the defaults). The same value follows from the fluctuations: the normal-phase
+drift matrix has ``det A = (kappa^2 + omega^2)(gamma^2 + omega_0^2) - 4 omega_0 omega lambda^2``, which
+for ``gamma = 0`` vanishes exactly at this ``lambda_c``. The main-text formula
+``sqrt(omega_0 (kappa^2 + omega^2))/omega`` [GFL20, Sec. V and Fig. 3 caption] is wrong: it is not
+even dimensionally a frequency (it scales as frequency^{1/2}); for the defaults it gives 7.07,
+far inside the superradiant phase.
+
+Where the instability sits for ``gamma > 0``
+--------------------------------------------
+With ``gamma > 0`` the normal-phase ``det A`` above vanishes (a real eigenvalue crosses zero)
+at ``lambda_* = lambda_c sqrt(1 + gamma^2/omega_0^2)`` (``1.0198 lambda_c`` for gamma = 1e-3,
+omega_0 = 0.005), not at ``lambda_c``; at ``lambda_c`` itself ``det A = (kappa^2 + omega^2) gamma^2 > 0``
+on both branches, so ``Pi_d`` stays finite there (~ 1/gamma^2 scale). The superradiant branch
+(used for ``lambda > lambda_c``, as the mean field of [GFL20, App. C] ignores gamma) is stable for
+every ``lambda > lambda_c``. Hence the ``1/|lambda - lambda_c|`` law [GFL20, Eq. (13)] only holds
+for ``|lambda - lambda_c|/lambda_c >> (gamma/omega_0)^2``, and a fitted slope depends on the
+window unless gamma is tiny (:func:`normal_phase_instability`).
+
+Quadratic Hamiltonian [GFL20, Eqs. (C16)-(C19)]
+-----------------------------------------------
+With ``s = lambda_c^2/lambda^2`` above and ``s = 1`` below ``lambda_c`` (normal phase),
+``tilde beta_-^2 = (1 - s)/2``, ``tilde beta_+^2 = (1 + s)/2``, and (C17)-(C19) evaluated on the mean
+field simplify to ``tilde omega_0 = omega_0 (1 + s)/(2 s)``, ``tilde lambda = lambda s / tilde beta_+``,
+``zeta = -omega_0 (1 - s)/(4 s) (1 + (1 - s)/(2(1 + s)))`` -- smooth in ``s``, so ``jax.grad`` is
+finite on both sides. (C14)'s constant ``+N sqrt(1-4 beta^2)/2`` should read ``-N ...``
+(``<J_z> = w N < 0``); it does not enter the fluctuations. (C15)-(C19) check out.
+
+Drift matrix (C25)
+------------------
+From (C22), ``d dq_b/dt = tilde omega_0 dp_b``, ``d dp_b/dt = (4 zeta - tilde omega_0) dq_b - 2 tilde lambda dq_a``,
+``d dq_a/dt = omega dp_a``, ``d dp_a/dt = -omega dq_a - 2 tilde lambda dq_b``, plus damping ``-gamma`` and
+``-kappa``: this is exactly the printed (C25) (order ``(q_b, p_b, q_a, p_a)``) with diffusion
+``diag(gamma, gamma, kappa, kappa)``. jaxent builds it from ``G`` with the generic
+:func:`jaxent.gaussian.covariance.drift_diffusion` (mode order ``(a, b)``) and the tests compare
+with (C25).
+
+Everything here is a pure function of a :class:`Dicke` pytree; ``lam`` etc. are traced, so
+``jax.vmap`` sweeps and ``jax.grad`` work (:func:`dicke_point`).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from jaxent.gaussian.covariance import _is_concrete, drift_diffusion
+from jaxent.gaussian.lyapunov import lyapunov_solve
+from jaxent.gaussian.production import wehrl_photon_loss_split, wehrl_pi_d_per_channel
+
+__all__ = [
+    "Dicke",
+    "critical_coupling",
+    "critical_coupling_main_text",
+    "normal_phase_instability",
+    "mean_field",
+    "mean_field_rhs",
+    "hp_coefficients",
+    "fluctuation_hamiltonian",
+    "drift_diffusion_dicke",
+    "drift_matrix_c25",
+    "dicke_point",
+    "check_dicke",
+    "dicke_sweep",
+    "dpi_u_dlam",
+]
+
+
+class Dicke(eqx.Module):
+    """Parameters of the open Dicke model [GFL20, Eq. (12), (C20)]; defaults of GFL20 Fig. 3.
+
+    ``lam``: coupling lambda; ``omega0``: spin frequency; ``omega``: cavity frequency;
+    ``kappa``: cavity loss (``2 kappa D[a]``); ``gamma``: stabilising loss ``2 gamma D[delta b]``.
+    """
+
+    lam: Array | float
+    omega0: Array | float = 0.005
+    omega: Array | float = 0.01
+    kappa: Array | float = 1.0
+    gamma: Array | float = 1e-3
+
+
+def critical_coupling(omega0, omega, kappa) -> Array:
+    """``lambda_c = (1/2) sqrt(omega_0 (kappa^2 + omega^2)/omega)`` [GFL20, App. C] (see module
+    docstring for why this, and not the main-text formula, is right)."""
+    return 0.5 * jnp.sqrt(omega0 * (kappa**2 + omega**2) / omega)
+
+
+def critical_coupling_main_text(omega0, omega, kappa) -> Array:
+    """The main-text formula ``sqrt(omega_0 (kappa^2 + omega^2))/omega`` [GFL20, Sec. V] --
+    dimensionally wrong; kept only to document the discrepancy."""
+    return jnp.sqrt(omega0 * (kappa**2 + omega**2)) / omega
+
+
+def normal_phase_instability(omega0, omega, kappa, gamma) -> Array:
+    """``lambda_* = lambda_c sqrt(1 + gamma^2/omega_0^2)``: where the normal-phase drift matrix
+    (with the stabilising loss gamma) stops being Hurwitz (``det A = 0``)."""
+    return critical_coupling(omega0, omega, kappa) * jnp.sqrt(1.0 + (gamma / omega0) ** 2)
+
+
+def _s(m: Dicke) -> Array:
+    lc = critical_coupling(m.omega0, m.omega, m.kappa)
+    lam = jnp.asarray(m.lam, dtype=float)
+    safe = jnp.where(jnp.abs(lam) > lc, lam, 2.0 * lc)  # keeps grads finite in the normal phase
+    return jnp.where(jnp.abs(lam) > lc, (lc / safe) ** 2, 1.0)
+
+
+def mean_field(m: Dicke) -> tuple[Array, Array, Array]:
+    """Mean-field NESS ``(alpha, beta, w)`` [GFL20, Eqs. (C6)-(C8)]: ``<a> = alpha sqrt N``,
+    ``<J_-> = beta N``, ``<J_z> = w N``. Normal phase: ``(0, 0, -1/2)``; superradiant: the
+    ``beta > 0`` solution of (C8) (the other is its Z2 image)."""
+    s = _s(m)
+    b2 = (1.0 - s**2) / 4.0
+    beta = jnp.where(b2 > 0, jnp.sqrt(jnp.where(b2 > 0, b2, 1.0)), 0.0)
+    alpha = -2j * m.lam * beta / (m.kappa + 1j * m.omega)
+    w = -0.5 * s
+    return alpha, beta, w
+
+
+def mean_field_rhs(m: Dicke, alpha, beta, w) -> tuple[Array, Array, Array]:
+    """Right-hand sides of the mean-field equations [GFL20, Eqs. (C3)-(C5)]."""
+    x = alpha + jnp.conj(alpha)
+    da = -(m.kappa + 1j * m.omega) * alpha - 1j * m.lam * (beta + jnp.conj(beta))
+    db = -1j * m.omega0 * beta + 2j * m.lam * x * w
+    dw = 1j * m.lam * x * (beta - jnp.conj(beta))
+    return da, db, dw
+
+
+def hp_coefficients(m: Dicke) -> tuple[Array, Array, Array]:
+    """``(tilde omega_0, tilde lambda, zeta)`` of the quadratic Hamiltonian (C16), i.e.
+    [GFL20, Eqs. (C17)-(C19)] evaluated on the mean field (closed forms in the module
+    docstring; equal to (C17)-(C19) with (C6), (C13), as the tests check)."""
+    s = _s(m)
+    bp = jnp.sqrt((1.0 + s) / 2.0)
+    w0t = m.omega0 * (1.0 + s) / (2.0 * s)
+    lamt = m.lam * s / bp
+    zeta = -m.omega0 * (1.0 - s) / (4.0 * s) * (1.0 + (1.0 - s) / (2.0 * (1.0 + s)))
+    return w0t, lamt, zeta
+
+
+def fluctuation_hamiltonian(m: Dicke) -> Array:
+    """``G`` with ``H_2 = (1/2) r^T G r`` [GFL20, Eq. (C22)], ``r = (dq_a, dp_a, dq_b, dp_b)``."""
+    w0t, lamt, zeta = hp_coefficients(m)
+    z = jnp.zeros_like(w0t)
+    om = jnp.asarray(m.omega, dtype=float) + z
+    return jnp.array([
+        [om, z, 2 * lamt, z],
+        [z, om, z, z],
+        [2 * lamt, z, w0t - 4 * zeta, z],
+        [z, z, z, w0t],
+    ])
+
+
+def drift_diffusion_dicke(m: Dicke) -> tuple[Array, Array]:
+    """``(A, D)`` of the fluctuations (mode order ``(a, b)``), from ``G`` and the channels
+    ``2 kappa D[delta a] + 2 gamma D[delta b]`` [GFL20, Eqs. (C20), (C24)]."""
+    G = fluctuation_hamiltonian(m)
+    return drift_diffusion(G, jnp.stack([jnp.asarray(m.kappa, float), jnp.asarray(m.gamma, float)]),
+                           0.0)
+
+
+def drift_matrix_c25(m: Dicke) -> Array:
+    """The drift matrix exactly as printed in [GFL20, Eq. (C25)], order ``(q_b, p_b, q_a, p_a)``
+    (for comparison only)."""
+    w0t, lamt, zeta = hp_coefficients(m)
+    g, k, om = m.gamma, m.kappa, m.omega
+    return jnp.array([
+        [-g, w0t, 0.0, 0.0],
+        [4 * zeta - w0t, -g, -2 * lamt, 0.0],
+        [0.0, 0.0, -k, om],
+        [-2 * lamt, 0.0, -om, -k],
+    ])
+
+
+def check_dicke(m: Dicke) -> None:
+    """Eager validation with ValueErrors naming the parameter (no-op on traced values)."""
+    leaves = [m.lam, m.omega0, m.omega, m.kappa, m.gamma]
+    if not _is_concrete(*leaves):
+        return
+    vals = {k: np.asarray(getattr(m, k), dtype=float) for k in
+            ("lam", "omega0", "omega", "kappa", "gamma")}
+    for k, v in vals.items():
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{k}: must be finite, got {v}")
+    for k in ("kappa", "gamma"):
+        if np.any(vals[k] < 0):
+            raise ValueError(f"{k}: loss rates must be >= 0, got {vals[k]}")
+    for k in ("omega0", "omega"):
+        if np.any(vals[k] <= 0):
+            raise ValueError(f"{k}: frequencies must be > 0, got {vals[k]}")
+    if np.any(vals["lam"] < 0):
+        raise ValueError(f"lam: coupling must be >= 0 (the model is symmetric in its sign), "
+                         f"got {vals['lam']}")
+    lc = np.asarray(critical_coupling(vals["omega0"], vals["omega"], vals["kappa"]))
+    if np.any(vals["lam"] == lc):
+        raise ValueError(
+            f"lam: exactly at the critical coupling lambda_c = {float(np.max(lc)):.12g}, where the "
+            "normal and superradiant branches meet (Pi_u has a kink, Pi_d ~ 1/|lambda - lambda_c| "
+            "as gamma -> 0); evaluate on either side of it")
+
+
+def dicke_point(m: Dicke) -> dict[str, Array]:
+    """All Fig. 3 quantities of the Gaussianized Dicke NESS at one parameter point.
+
+    Returns scalars: ``lam_c``, ``Pi_u``, ``Pi_d``, ``Phi_q`` (Wehrl split of [GFL20, Eqs.
+    (7)-(8)], both loss channels ``kappa`` on ``delta a`` and ``gamma`` on ``delta b`` included),
+    ``n_a_fluct = <delta a^dag delta a>``, ``n_b_fluct``, ``Pi_d_a`` (the cavity channel alone),
+    ``alpha_re``, ``alpha_im``, ``beta``, ``superradiant`` (0/1), ``max_re_eig`` (of the drift;
+    < 0 iff a NESS exists), ``identity_residual = (Pi_u + Pi_d - Phi_q)/Phi_q`` and
+    ``lyapunov_residual``. Unstable drift gives NaN in the entropy columns (check
+    ``max_re_eig``; :func:`jaxent.commands.dicke` refuses to write such rows). Differentiable in
+    every field of ``m``; ``jax.vmap`` over a batched ``Dicke`` for sweeps.
+    """
+    check_dicke(m)
+    G = fluctuation_hamiltonian(m)
+    A, D = drift_diffusion_dicke(m)
+    sol = lyapunov_solve(A, D, method="kron")
+    sigma = sol.sigma
+    kap = jnp.stack([jnp.asarray(m.kappa, float), jnp.asarray(m.gamma, float)])
+    pu, pd, fq = wehrl_photon_loss_split(sigma, G, kap)
+    pd_a = wehrl_pi_d_per_channel(sigma, kap)[0]
+    alpha, beta, _ = mean_field(m)
+    lc = critical_coupling(m.omega0, m.omega, m.kappa)
+    return {
+        "lam_c": lc,
+        "Pi_u": pu,
+        "Pi_d": pd,
+        "Phi_q": fq,
+        "Pi_d_a": pd_a,
+        "n_a_fluct": 0.5 * (sigma[0, 0] + sigma[1, 1]) - 0.5,
+        "n_b_fluct": 0.5 * (sigma[2, 2] + sigma[3, 3]) - 0.5,
+        "alpha_re": jnp.real(alpha),
+        "alpha_im": jnp.imag(alpha),
+        "beta": beta,
+        "superradiant": (jnp.abs(jnp.asarray(m.lam, float)) > lc).astype(float),
+        "max_re_eig": sol.max_re_eig,
+        "identity_residual": (pu + pd - fq) / fq,
+        "lyapunov_residual": sol.residual,
+    }
+
+
+def dicke_sweep(lams, omega0=0.005, omega=0.01, kappa=1.0, gamma=1e-3,
+                with_grad: bool = False) -> dict[str, Array]:
+    """``jax.vmap`` of :func:`dicke_point` over an array of ``lam`` (other parameters scalar).
+
+    ``with_grad=True`` adds ``dPi_u_dlam`` and ``dPi_d_dlam`` (``jax.grad``, not finite
+    differences). Raises ``ValueError`` naming the parameter on bad input, and if any point has
+    no NESS (drift not Hurwitz), so a table built from it never holds NaN.
+    """
+    lams = jnp.atleast_1d(jnp.asarray(lams, dtype=float))
+    check_dicke(Dicke(lams, omega0, omega, kappa, gamma))
+    fn = _sweep_grad_jit if with_grad else _sweep_jit
+    out = fn(lams, jnp.asarray(omega0, float), jnp.asarray(omega, float),
+             jnp.asarray(kappa, float), jnp.asarray(gamma, float))
+    bad = ~np.asarray(out["max_re_eig"] < 0)
+    if bad.any():
+        raise ValueError(
+            f"lam: no steady state (drift matrix not Hurwitz) at lam = {np.asarray(lams)[bad][:5]} "
+            f"(max Re eig = {np.asarray(out['max_re_eig'])[bad][:5]}); increase gamma or avoid "
+            "these couplings")
+    return out
+
+
+@jax.jit
+def _sweep_jit(lams, omega0, omega, kappa, gamma):
+    return jax.vmap(lambda l: dicke_point(Dicke(l, omega0, omega, kappa, gamma)))(lams)
+
+
+def _point_with_grad(lam, omega0, omega, kappa, gamma):
+    def f(l):
+        out = dicke_point(Dicke(l, omega0, omega, kappa, gamma))
+        return jnp.stack([out["Pi_u"], out["Pi_d"]]), out
+
+    jac, out = jax.jacfwd(f, has_aux=True)(lam)
+    out = dict(out)
+    out["dPi_u_dlam"] = jac[0]
+    out["dPi_d_dlam"] = jac[1]
+    return out
+
+
+@jax.jit
+def _sweep_grad_jit(lams, omega0, omega, kappa, gamma):
+    return jax.vmap(lambda l: _point_with_grad(l, omega0, omega, kappa, gamma))(lams)
+
+
+def dpi_u_dlam(m: Dicke) -> Array:
+    """``d Pi_u / d lambda`` by ``jax.grad`` (one-sided at the branch: the branch is chosen by
+    ``lam > lam_c``)."""
+    return jax.grad(lambda l: dicke_point(eqx.tree_at(lambda t: t.lam, m, l))["Pi_u"])(
+        jnp.asarray(m.lam, float))

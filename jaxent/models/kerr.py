@@ -1,0 +1,385 @@
+r"""Kerr bistability model: parameters, Liouvillian pieces, structured NESS and exact moments.
+
+Master equation [GFL20, Eqs. (11), (B1)]; [GFL-quench, Eqs. (2)-(3)]:
+
+$$\dot\rho = -i[H,\rho] + 2\kappa\,\mathcal D[a]\rho,\qquad
+  H = \Delta a^\dagger a + \frac{u}{2N}a^{\dagger 2}a^2 + i\epsilon\sqrt N(a^\dagger - a),$$
+
+with $\mathcal D[a]\rho = a\rho a^\dagger - \frac12\{a^\dagger a,\rho\}$, pump $E = \epsilon\sqrt N$ and
+nonlinearity $U = u/N$; the thermodynamic limit is $N\to\infty$ at fixed $\epsilon, u$, and the
+order parameter is $\alpha = \langle a\rangle/\sqrt N$. Defaults $\kappa = 1/2$, $\Delta = -2$, $u = 1$.
+
+Truncation: ``nmax`` is the Hilbert-space dimension (Fock states ``|0>..|nmax-1>``, like QuTiP's
+``N``). It sets array shapes, so it is a static Python int and never a field of :class:`Kerr`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxent.fock.banded import (
+    BandedLindblad,
+    _eliminate,
+    _finish,
+    _populations,
+    _reconstruct,
+    _slow_analysis,
+)
+from jaxent.fock.operators import create, destroy, number
+from jaxent.fock.steady_state import SteadyState
+from jaxent.fock.truncation import TAIL_TOL, check_truncation
+
+#: ``kerr_steady_state(pin="auto")`` pins the slow-mode weight when the predicted error of the
+#: plain linear solve exceeds this.
+PIN_TOL = 1e-11
+
+
+def _f64(x):
+    return jnp.asarray(x, dtype=jnp.float64)
+
+
+def _concrete_float(x):
+    if isinstance(x, jax.core.Tracer):
+        return None
+    try:
+        arr = np.asarray(x)
+    except Exception:  # noqa: BLE001 - abstract values of other kinds
+        return None
+    if arr.shape != ():
+        return None
+    return float(arr)
+
+
+class Kerr(eqx.Module):
+    r"""Parameters of the driven-dissipative Kerr oscillator [GFL20, Eq. (11)].
+
+    Fields (all traced float64 scalars, so ``jax.grad``/``jax.vmap`` reach them): ``eps``
+    (scaled pump $\epsilon$), ``N`` (size parameter, $E = \epsilon\sqrt N$, $U = u/N$; may be a
+    non-integer float), ``kappa`` (loss $2\kappa\mathcal D[a]$), ``delta`` (detuning $\Delta$),
+    ``u`` (scaled Kerr nonlinearity). Concrete values are validated on construction:
+    ``ValueError`` naming the parameter for NaN/inf, ``kappa <= 0`` or ``N <= 0``.
+    """
+
+    eps: jax.Array = eqx.field(converter=_f64)
+    N: jax.Array = eqx.field(converter=_f64)
+    kappa: jax.Array = eqx.field(converter=_f64, default=0.5)
+    delta: jax.Array = eqx.field(converter=_f64, default=-2.0)
+    u: jax.Array = eqx.field(converter=_f64, default=1.0)
+
+    def __check_init__(self):
+        for name in ("eps", "N", "kappa", "delta", "u"):
+            val = getattr(self, name)
+            if isinstance(val, jax.core.Tracer):
+                continue
+            arr = np.asarray(val)
+            if arr.ndim != 0:
+                raise ValueError(f"{name} must be a scalar (use jax.vmap to batch), got shape "
+                                 f"{arr.shape}")
+            if not np.isfinite(arr):
+                raise ValueError(f"{name} must be finite, got {float(arr)}")
+        k, n = _concrete_float(self.kappa), _concrete_float(self.N)
+        if k is not None and k <= 0:
+            raise ValueError(f"kappa must be positive (loss rate 2*kappa), got {k}")
+        if n is not None and n <= 0:
+            raise ValueError(f"N must be positive, got {n}")
+
+    @property
+    def E(self):
+        """Pump amplitude $E = \\epsilon\\sqrt N$."""
+        return self.eps * jnp.sqrt(self.N)
+
+    @property
+    def U(self):
+        """Kerr coefficient $U = u/N$ of $\\frac U2 a^{\\dagger 2}a^2$."""
+        return self.u / self.N
+
+    def is_concrete(self) -> bool:
+        return all(_concrete_float(getattr(self, f)) is not None
+                   for f in ("eps", "N", "kappa", "delta", "u"))
+
+
+def _check_nmax(nmax) -> int:
+    try:
+        n = operator.index(nmax)
+    except TypeError:
+        raise ValueError(f"nmax must be a Python int (it sets array shapes), got {nmax!r}") from None
+    if n < 2:
+        raise ValueError(f"nmax must be >= 2 (Hilbert-space dimension), got {n}")
+    return n
+
+
+def kerr_hamiltonian(model: Kerr, nmax: int) -> jax.Array:
+    r"""Dense $H = \Delta a^\dagger a + \frac{u}{2N}a^{\dagger2}a^2 + i\epsilon\sqrt N(a^\dagger - a)$
+    on ``nmax`` Fock levels [GFL20, Eq. (11) + drive of Eq. (B1)]. ``(nmax, nmax)`` complex128."""
+    nmax = _check_nmax(nmax)
+    a, ad, n = destroy(nmax), create(nmax), number(nmax)
+    return (model.delta * n + 0.5 * model.U * (ad @ ad @ a @ a)
+            + 1j * model.E * (ad - a))
+
+
+def kerr_jump_ops(model: Kerr, nmax: int) -> list[jax.Array]:
+    r"""Collapse operators of $2\kappa\mathcal D[a]$: ``[sqrt(2 kappa) a]`` [GFL20, Eq. (B1)]."""
+    nmax = _check_nmax(nmax)
+    return [jnp.sqrt(2.0 * model.kappa) * destroy(nmax)]
+
+
+def kerr_system(model: Kerr, nmax: int) -> BandedLindblad:
+    """The Kerr Lindbladian in the banded form of :mod:`jaxent.fock.banded` (no dense matrices):
+    ``h_k = Delta k + (U/2) k (k-1)``, ``H_{k+1,k} = i E sqrt(k+1)``, jump ``sqrt(2 kappa) a``."""
+    nmax = _check_nmax(nmax)
+    k = jnp.arange(nmax, dtype=jnp.float64)
+    h = model.delta * k + 0.5 * model.U * k * (k - 1.0)
+    e = 1j * model.E * jnp.sqrt(k[1:])
+    v = jnp.concatenate([jnp.sqrt(2.0 * model.kappa) * jnp.sqrt(k[1:]), jnp.zeros(1)])
+    return BandedLindblad(h_diag=h, h_low=e.astype(jnp.complex128),
+                          jump_vals=(v.astype(jnp.complex128),), jump_offsets=(1,))
+
+
+# ----------------------------------------------------------------------------------------------
+# exact NESS moments (Drummond-Walls complex-P solution)
+
+
+class KerrMoments(eqx.Module):
+    r"""Exact normally ordered NESS moments (see :func:`kerr_exact_moments`).
+
+    ``a`` $=\langle a\rangle$ (complex), ``n`` $=\langle a^\dagger a\rangle$,
+    ``g2num`` $=\langle a^{\dagger2}a^2\rangle$, ``var_n`` $=\langle n^2\rangle - \langle n\rangle^2$,
+    ``series_tail``: magnitude of the last summed term relative to the sum (should be ~0).
+    """
+
+    a: jax.Array
+    n: jax.Array
+    g2num: jax.Array
+    var_n: jax.Array
+    series_tail: jax.Array
+
+
+def _log_0f2(p, q, log_z, K: int):
+    r"""$\log {}_0F_2(;p,q;z)$ for complex ``p, q`` and real ``z > 0`` by summing ``K`` terms in log
+    space: $t_k = z^k/(k!\,(p)_k(q)_k)$, Pochhammer symbols from cumulative sums of complex logs.
+    Returns ``(log F, |t_{K-1}| / |F|)``."""
+    j = jnp.arange(K - 1, dtype=jnp.float64)
+    logpoch = jnp.concatenate([jnp.zeros(1, jnp.complex128),
+                               jnp.cumsum(jnp.log(p + j) + jnp.log(q + j))])
+    k = jnp.arange(K, dtype=jnp.float64)
+    lt = k * log_z - jax.scipy.special.gammaln(k + 1.0) - logpoch
+    m = jax.lax.stop_gradient(jnp.max(jnp.real(lt)))
+    s = jnp.sum(jnp.exp(lt - m))
+    logF = m + jnp.log(s)
+    tail = jnp.exp(jnp.real(lt[-1]) - jnp.real(logF))
+    return logF, tail
+
+
+def default_n_terms(model: Kerr | None = None) -> int:
+    """Number of series terms for :func:`kerr_exact_moments`: from concrete parameters, three
+    times the peak position ``|x| + z^(1/3)`` rounded up to a multiple of 512 (at least 1024);
+    4096 when the parameters are traced (enough for ``N`` up to ~80 at ``eps <= 1.5``)."""
+    if model is None or not model.is_concrete():
+        return 4096
+    eps, N = abs(float(model.eps)), float(model.N)
+    kappa, delta, u = float(model.kappa), float(model.delta), float(model.u)
+    E, U = eps * math.sqrt(N), abs(u) / N
+    if U == 0:
+        raise ValueError("u must be non-zero for the exact Kerr moments")
+    xabs = 2.0 * math.hypot(delta, kappa) / U
+    z = 8.0 * (E / U) ** 2
+    est = 3.0 * (xabs + z ** (1.0 / 3.0)) + 64
+    return int(max(1024, 512 * math.ceil(est / 512)))
+
+
+@functools.partial(jax.jit, static_argnames="n_terms")
+def _exact_moments(eps, N, kappa, delta, u, n_terms: int):
+    E = eps * jnp.sqrt(N)
+    U = u / N
+    xi = 2.0 * E / (1j * U)
+    x = 2.0 * (1j * delta + kappa) / (1j * U)
+    xb = jnp.conj(x)
+    log_z = jnp.log(2.0) + 2.0 * jnp.log(jnp.abs(xi))
+    F00, t0 = _log_0f2(xb, x, log_z, n_terms)
+    F01, t1 = _log_0f2(xb, x + 1.0, log_z, n_terms)
+    F11, t2 = _log_0f2(xb + 1.0, x + 1.0, log_z, n_terms)
+    F22, t3 = _log_0f2(xb + 2.0, x + 2.0, log_z, n_terms)
+    log_xi = jnp.log(xi)
+    a = jnp.exp(log_xi - jnp.log(x) + F01 - F00)
+    n = jnp.real(jnp.exp(2.0 * jnp.real(log_xi) - jnp.log(x * xb) + F11 - F00))
+    g2 = jnp.real(jnp.exp(4.0 * jnp.real(log_xi) - jnp.log(x * (x + 1.0) * xb * (xb + 1.0))
+                          + F22 - F00))
+    var = g2 + n - n**2
+    tail = jnp.max(jnp.stack([t0, t1, t2, t3]))
+    return KerrMoments(a=a, n=n, g2num=g2, var_n=var, series_tail=tail)
+
+
+def kerr_exact_moments(model: Kerr, n_terms: int | None = None) -> KerrMoments:
+    r"""Exact NESS moments of the (untruncated) Kerr model, Drummond-Walls complex-P solution.
+
+    [GFL-quench, Eq. (6)], corrected: the PDF text of Eq. (6) is garbled (a stray $\sqrt2$).
+    The form used here, derived from the potential solution
+    $P(\alpha,\beta)\propto\alpha^{x-2}\beta^{\bar x-2}e^{2\alpha\beta+\xi/\alpha+\bar\xi/\beta}$ of the
+    complex-P Fokker-Planck equation and checked against the numerical NESS to 1e-14, is
+
+    $$\langle a^{\dagger n}a^m\rangle = \frac{\bar\xi^n\xi^m}{(\bar x)_n(x)_m}
+      \frac{{}_0F_2(\bar x+n, x+m; 2|\xi|^2)}{{}_0F_2(\bar x, x; 2|\xi|^2)},\quad
+      \xi = \frac{2E}{iU},\ x = \frac{2(i\Delta+\kappa)}{iU},$$
+
+    i.e. the argument is $2|\xi|^2$ (that is where the stray 2 belongs), $E = \epsilon\sqrt N$,
+    $U = u/N$, and $(y)_n$ the Pochhammer symbol. The series are summed in log space
+    (:func:`_log_0f2`; the terms peak near $k\sim|x| + (2|\xi|^2)^{1/3}$, about 200 for N = 40).
+
+    **Returns:** :class:`KerrMoments`. Differentiable in all parameters (except at ``eps = 0``).
+    jit/vmap-able (``n_terms`` is static; default :func:`default_n_terms`).
+    """
+    K = default_n_terms(model) if n_terms is None else int(n_terms)
+    return _exact_moments(model.eps, model.N, model.kappa, model.delta, model.u, n_terms=K)
+
+
+def mean_field_bistability(kappa=0.5, delta=-2.0, u=1.0) -> tuple[float, float]:
+    r"""Edges $(\epsilon_-, \epsilon_+)$ of the mean-field bistability window [GFL-quench, Eq. (5)];
+    [GFL20, Eq. (B4)]:
+    $\epsilon = \sqrt{n_\pm[\kappa^2 + (\Delta + n_\pm u)^2]}$,
+    $n_\pm = (-2\Delta\pm\sqrt{\Delta^2 - 3\kappa^2})/(3u)$.
+
+    Note the labels: $n_+$ (the larger photon number) gives the *lower* pump edge, so the result
+    is returned sorted, ``eps_minus < eps_plus`` (0.701373, 1.16616 for the defaults).
+    Requires ``delta < -sqrt(3) kappa`` (``ValueError`` otherwise: no bistability).
+    """
+    kappa, delta, u = float(kappa), float(delta), float(u)
+    disc = delta**2 - 3.0 * kappa**2
+    if not (delta * u < 0 and disc > 0):
+        raise ValueError(f"delta={delta} gives no bistability (need delta*u < 0 and "
+                         f"|delta| > sqrt(3) kappa)")
+    ns = [(-2.0 * delta + sgn * math.sqrt(disc)) / (3.0 * u) for sgn in (1.0, -1.0)]
+    e = sorted(math.sqrt(n * (kappa**2 + (delta + n * u) ** 2)) for n in ns)
+    return e[0], e[1]
+
+
+# ----------------------------------------------------------------------------------------------
+# truncation
+
+
+#: ``choose_nmax`` margins: ``nmax = mean + SIGMAS * std + MARGIN`` (checked by the tail test).
+SIGMAS = 8.5
+MARGIN = 10
+#: Fano factor assumed for the bright branch (measured ~0.6 for the Kerr NESS at N = 20-40).
+FANO = 0.7
+
+
+def mean_field_photons(eps, kappa=0.5, delta=-2.0, u=1.0) -> np.ndarray:
+    r"""Scaled mean-field photon numbers $	ilde n = |lpha|^2$ of all steady states of
+    [GFL-quench, Eq. (4)]: the real roots of $\epsilon^2 = 	ilde n[\kappa^2 + (\Delta + u	ilde n)^2]$
+    (one or three; sorted). Multiply by ``N`` for photons. Eager (numpy) helper."""
+    eps, kappa, delta, u = float(eps), float(kappa), float(delta), float(u)
+    roots = np.roots([u**2, 2.0 * delta * u, kappa**2 + delta**2, -(eps**2)])
+    real = np.sort(np.real(roots[np.abs(np.imag(roots)) < 1e-9 * (1 + np.abs(roots))]))
+    return real[real >= 0]
+
+
+def choose_nmax(model, eps_max=None, *, kappa=0.5, delta=-2.0, u=1.0, round_to: int = 1) -> int:
+    r"""Truncation ``nmax`` (Hilbert-space dimension) for the Kerr NESS.
+
+    ``choose_nmax(Kerr(...))`` or ``choose_nmax(N, eps_max, kappa=..., delta=..., u=...)``.
+    Two upper estimates of where the photon distribution ends, the smaller one is used:
+
+    - exact moments (:func:`kerr_exact_moments`): ``<n> + SIGMAS std(n) + MARGIN``; tight for a
+      unimodal NESS, but near ``eps_c`` the variance is that of a dark/bright mixture and
+      grossly overestimates the tail;
+    - the brightest mean-field branch ``n_b = N max(ntilde)`` (:func:`mean_field_photons`) with
+      a sub-Poissonian width: ``n_b + SIGMAS sqrt(FANO n_b) + MARGIN`` (the bright state of the
+      Kerr NESS has a Fano factor ~0.6).
+
+    Rounded up to a multiple of ``round_to``. Calibrated so that the top 5 % of the levels hold
+    less than 1e-10 for N = 5..40, eps = 0.5..1.3 (the tail check of :func:`kerr_steady_state`
+    verifies it for any other point). For a sweep, pass the largest pump.
+    """
+    if not isinstance(model, Kerr):
+        if eps_max is None:
+            raise ValueError("eps_max is required when choose_nmax is given N")
+        model = Kerr(eps=eps_max, N=model, kappa=kappa, delta=delta, u=u)
+    if not model.is_concrete():
+        raise ValueError("choose_nmax needs concrete parameters (call it outside jit)")
+    mom = kerr_exact_moments(model)
+    n, var = float(mom.n), max(float(mom.var_n), 0.0)
+    est = n + SIGMAS * math.sqrt(var) + MARGIN
+    nt = mean_field_photons(float(model.eps), float(model.kappa), float(model.delta),
+                            float(model.u))
+    if nt.size:
+        nb = max(float(model.N) * float(nt[-1]), n)
+        est = min(est, nb + SIGMAS * math.sqrt(FANO * max(nb, 1.0)) + MARGIN)
+    r = max(1, int(round_to))
+    return int(r * math.ceil(math.ceil(est) / r))
+
+
+# ----------------------------------------------------------------------------------------------
+# steady state
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _kerr_ness(model: Kerr, nmax: int, pin, n_buckets: int, n_terms: int) -> SteadyState:
+    sys = kerr_system(model, nmax)
+    Rs, M0 = _eliminate(sys, n_buckets)
+    x0 = _populations(M0)
+    gap, err, v = _slow_analysis(M0)
+    pinned = jnp.asarray(False)
+    if pin is not False:
+        n_ex = kerr_exact_moments(model, n_terms).n
+        k = jnp.arange(nmax, dtype=jnp.float64)
+        den = k @ v
+        ok = jnp.abs(den) > 1e-12 * nmax
+        t = (n_ex - k @ x0) / jnp.where(ok, den, 1.0)
+        pinned = ok if pin is True else ok & (err > PIN_TOL)
+        x0 = x0 + jnp.where(pinned, t, 0.0) * v
+    rho = _reconstruct(nmax, n_buckets, Rs, x0)
+    return _finish(sys, rho, gap, err, pinned)
+
+
+def kerr_steady_state(model: Kerr, nmax: int, *, pin="auto", n_buckets: int = 4,
+                      n_terms: int | None = None, truncation: str = "warn",
+                      tail_tol: float = TAIL_TOL) -> SteadyState:
+    r"""NESS of the Kerr model by the structured (block-tridiagonal) solver, accurate also where
+    the Liouvillian gap closes.
+
+    Algorithm: :mod:`jaxent.fock.banded` eliminates the coherences ($d = m - n \ne 0$) and leaves
+    a real Schur complement $M_0$ on the populations. Near $\epsilon_c$ the gap closes
+    exponentially in N, and the weight of the slow mode in the plain solution of $M_0x_0 = 0$ is
+    only known to ``error_estimate`` $= \epsilon_{\rm mach}\|M_0\|/\sigma_2(M_0)$, while the slow
+    subspace (two smallest singular vectors of $M_0$) is well conditioned. With ``pin`` the
+    populations are moved inside that subspace (along its traceless direction, so the trace stays
+    1) until $\langle a^\dagger a\rangle$ equals the exact value (:func:`kerr_exact_moments`);
+    $\langle a\rangle$ is then an independent check.
+
+    **Arguments:**
+    - ``model``: :class:`Kerr`; ``nmax``: Hilbert-space dimension (static int >= 2; see
+      :func:`choose_nmax`).
+    - ``pin``: ``"auto"`` (pin when ``error_estimate > PIN_TOL``), ``True`` or ``False``.
+    - ``n_buckets``: padding groups of the elimination (static; compile-time vs run-time).
+    - ``n_terms``: series length for the exact moments (static; default :func:`default_n_terms`).
+    - ``truncation``: ``"warn"``, ``"raise"`` or ``"ignore"``: eager Fock-tail check
+      (:func:`~jaxent.fock.truncation.check_truncation`) when called outside ``jit``.
+
+    **Returns:** :class:`~jaxent.fock.steady_state.SteadyState` (``pinned`` says whether the exact
+    moment was used). Differentiable in every field of ``model`` (the pinning shift is
+    differentiated through the exact moment; the slow direction is held fixed), jit- and
+    vmap-able over the parameters at fixed ``nmax``.
+    """
+    nmax = _check_nmax(nmax)
+    if pin not in ("auto", True, False):
+        raise ValueError(f"pin must be 'auto', True or False, got {pin!r}")
+    if model.is_concrete():
+        mom = kerr_exact_moments(model, n_terms)
+        n_ex, sd = float(mom.n), math.sqrt(max(float(mom.var_n), 0.0))
+        if nmax < n_ex + 2.0 * sd + 2.0:
+            raise ValueError(
+                f"nmax={nmax} is far too small for <n>={n_ex:.1f} (std {sd:.1f}); "
+                f"use nmax >= {choose_nmax(model)} (choose_nmax)")
+    if n_terms is None:
+        n_terms = default_n_terms(model)
+    ss = _kerr_ness(model, nmax, pin, n_buckets, int(n_terms))
+    if truncation != "ignore" and not isinstance(ss.rho, jax.core.Tracer):
+        check_truncation(ss, tail_tol, truncation)
+    return ss

@@ -1,0 +1,107 @@
+r"""Husimi Q function and Bargmann transforms $\langle\mu|X|\mu\rangle/\pi$.
+
+For an operator $X$ on the Fock levels ``0..nmax-1`` and $\mu = r e^{i\theta}$,
+
+$$\frac{\langle\mu|X|\mu\rangle}{\pi} = \frac1\pi\sum_{m,n} X_{mn} C_m(r) C_n(r)\,e^{-i(m-n)\theta}
+  = \frac1\pi \sum_{d=-({\rm nmax}-1)}^{{\rm nmax}-1} e^{-id\theta} g_d(r),\qquad
+  g_d(r) = \sum_n X_{n+d,n}\,C_{n+d}(r)\,C_n(r),$$
+
+with $C_n(r) = e^{-r^2/2}r^n/\sqrt{n!}$ (log space, :mod:`.coherent`). On a
+:class:`~jaxent.phase_space.grid.PolarGrid` the sum over $d$ at the angles
+$\theta_k = 2\pi k/n_\theta$ is a discrete Fourier transform, so the whole grid costs
+$O(n_r\,{\rm nmax}^2 + n_r n_\theta\log n_\theta)$ instead of
+$O(n_r n_\theta\,{\rm nmax}^2)$ for a point-by-point evaluation. This is exact (no
+approximation beyond float64 rounding) when $n_\theta \ge 2\,{\rm nmax}-1$.
+The state-independent products $C_{n+d}C_n$ are precomputed in ``grid.pair``; the
+state-dependent work is one batched GEMM over $d$ plus an FFT. Measured on the shared 2-core
+CPU at nmax = 160 (default grid 151 x 640 points): one Husimi grid 13 ms after jit, against
+2.5-5 s for ``qutip.qfunc`` on a square grid with the same number of points.
+
+$Q(\mu) = \langle\mu|\rho|\mu\rangle/\pi$ [GFL20, Sec. II], normalised as
+$\int Q\, d^2\mu = {\rm Tr}\rho$. The same transform of $a\rho$ gives the Bargmann identity
+$\partial_{\bar\mu}Q = -\mu Q + \langle\mu|a\rho|\mu\rangle/\pi$ [GFL20, Eq. (B3);
+GFL-quench, Eq. (B4)], used for the currents without finite differences.
+
+All functions are pure, jit-able and differentiable; batch over states with ``jax.vmap``
+(grid with ``in_axes=None``), or pass a stack ``(..., nmax, nmax)`` directly.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from .coherent import coherent_amplitudes
+from .grid import PolarGrid
+
+
+def _check_operator(X, nmax: int | None, name: str):
+    X = jnp.asarray(X)
+    if X.ndim < 2 or X.shape[-1] != X.shape[-2]:
+        raise ValueError(f"{name} must be a square matrix (..., nmax, nmax), got shape {X.shape}")
+    if nmax is not None and X.shape[-1] != nmax:
+        raise ValueError(
+            f"{name} has Hilbert dimension {X.shape[-1]} but the grid was built for nmax={nmax}; "
+            f"build the grid with polar_grid({X.shape[-1]})")
+    return X.astype(jnp.complex128)
+
+
+def _skew(X):
+    """``Xs[..., p, n] = X[..., n + p - (nmax-1), n]`` (zero outside), i.e. the diagonals
+    ``d = p - (nmax-1)`` of X laid out as rows."""
+    nmax = X.shape[-1]
+    pad = [(0, 0)] * (X.ndim - 2) + [(nmax - 1, nmax - 1), (0, 0)]
+    Xp = jnp.pad(X, pad)
+    p = jnp.arange(2 * nmax - 1)[:, None]
+    n = jnp.arange(nmax)[None, :]
+    return Xp[..., p + n, n]
+
+
+def bargmann_polar(X, grid: PolarGrid):
+    r"""$\langle\mu|X|\mu\rangle/\pi$ on the polar grid, for any (not necessarily Hermitian) $X$.
+
+    **Arguments:** ``X``: ``(..., nmax, nmax)`` matrix (or stack) in the Fock basis;
+    ``grid``: a :class:`PolarGrid` built for the same ``nmax``.
+
+    **Returns:** complex array ``(..., n_r, n_theta)``; element ``[i, k]`` is the value at
+    $\mu = r_i e^{2\pi i k/n_\theta}$ (see ``grid.points()``).
+    """
+    X = _check_operator(X, grid.nmax, "X")
+    nmax = grid.nmax
+    lead = X.shape[:-2]
+    Xs = _skew(X.reshape((-1, nmax, nmax)))  # (K, p, n)
+    K = Xs.shape[0]
+    # grid.pair is real: contract real and imaginary parts together as 2K real right-hand
+    # sides of one batched GEMM over p, (n_r x nmax) @ (nmax x 2K) (measured ~5x faster on CPU
+    # than the complex or (i, p, n)-ordered contractions).
+    rhs = jnp.concatenate([Xs.real, Xs.imag], axis=0).transpose(1, 2, 0)  # (p, n, 2K)
+    out = jnp.einsum("pin,pnk->kip", grid.pair, rhs)  # (2K, n_r, p)
+    g = (out[:K] + 1j * out[K:]).reshape(lead + out.shape[1:])
+    # Harmonic d goes to FFT bin d mod n_theta (d >= 0 first, then the negative ones).
+    zeros = jnp.zeros(g.shape[:-1] + (grid.n_theta - (2 * nmax - 1),), g.dtype)
+    G = jnp.concatenate([g[..., nmax - 1:], zeros, g[..., :nmax - 1]], axis=-1)
+    return jnp.fft.fft(G, axis=-1) / jnp.pi
+
+
+def husimi_polar(rho, grid: PolarGrid):
+    r"""Husimi function $Q(\mu) = \langle\mu|\rho|\mu\rangle/\pi$ on the polar grid
+    [GFL20, Sec. II]. ``rho``: ``(..., nmax, nmax)`` Hermitian; returns real ``(..., n_r, n_theta)``
+    (the imaginary part, zero for Hermitian ``rho``, is dropped)."""
+    return bargmann_polar(rho, grid).real
+
+
+def bargmann_points(X, mu):
+    r"""$\langle\mu|X|\mu\rangle/\pi$ at arbitrary points ``mu`` (any shape ``S``); cost
+    $O(|S|\,{\rm nmax}^2)$. ``X``: ``(nmax, nmax)``. Returns complex array of shape ``S``."""
+    X = _check_operator(X, None, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be a single (nmax, nmax) matrix here, got shape {X.shape}; "
+                         "use jax.vmap for a batch")
+    c = coherent_amplitudes(mu, X.shape[-1])
+    return jnp.einsum("...m,mn,...n->...", jnp.conj(c), X, c) / jnp.pi
+
+
+def husimi_points(rho, mu):
+    r"""Husimi function $Q(\mu) = \langle\mu|\rho|\mu\rangle/\pi$ at arbitrary points ``mu``
+    (any shape); real array of the same shape. With ``mu = square_points(xvec, yvec)`` this
+    equals ``qutip.qfunc(rho, xvec, yvec, g=2)``."""
+    return bargmann_points(rho, mu).real

@@ -1,0 +1,94 @@
+"""GFL20 Fig. 3 from a ``dicke.csv`` table (:mod:`jaxent.commands.dicke`).
+
+Panels: (a) Pi_u vs lambda/lambda_c, (b) dPi_u/dlambda (from ``jax.grad``, column
+``dPi_u_dlam``), (c) Pi_d vs lambda/lambda_c (log scale), (d) log10 Pi_d vs
+log10 |lambda_c - lambda| on both sides with least-squares slopes [GFL20, Eq. (13)].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def fit_slopes(lam, lam_c, pi_d, window=(1e-3, 1e-1)) -> tuple[float, float]:
+    """Slopes of log10 Pi_d vs log10 |lam - lam_c| below and above lam_c, fitted on
+    ``window[0] <= |lam - lam_c|/lam_c <= window[1]`` (NaN if fewer than 3 points)."""
+    lam, pi_d = np.asarray(lam, float), np.asarray(pi_d, float)
+    rel = np.abs(lam - lam_c) / lam_c
+    out = []
+    for side in (lam < lam_c, lam > lam_c):
+        sel = side & (rel >= window[0]) & (rel <= window[1])
+        if sel.sum() < 3:
+            out.append(math.nan)
+            continue
+        out.append(float(np.polyfit(np.log10(np.abs(lam[sel] - lam_c)), np.log10(pi_d[sel]), 1)[0]))
+    return out[0], out[1]
+
+
+def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
+                    fit_window=(1e-3, 1e-1)) -> tuple[str, dict[tuple, tuple[float, float]]]:
+    """Draw GFL20 Fig. 3 for every (omega0, omega, kappa, gamma) group in ``data``; returns the
+    PNG path and the fitted slopes (below, above) per (omega0, omega, kappa, gamma)."""
+    cols = {k: np.asarray(v, dtype=float) for k, v in data.items() if k != "phase"}
+    groups = sorted(set(zip(cols["omega0"], cols["omega"], cols["kappa"], cols["gamma"])))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    (ax_a, ax_b), (ax_c, ax_d) = axes
+    fits = {}
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for gi, grp in enumerate(groups):
+        sel = ((cols["omega0"] == grp[0]) & (cols["omega"] == grp[1]) & (cols["kappa"] == grp[2])
+               & (cols["gamma"] == grp[3]))
+        order = np.argsort(cols["lam"][sel])
+        c = {k: v[sel][order] for k, v in cols.items()}
+        lc = c["lam_c"][0]
+        x = c["lam"] / lc
+        label = (rf"$\omega_0$={grp[0]:g}, $\omega$={grp[1]:g}, $\kappa$={grp[2]:g}, "
+                 rf"$\gamma$={grp[3]:g}")
+        col = colors[gi % len(colors)]
+        below, above = x < 1, x > 1
+        for m in (below, above):  # separate segments: no line drawn across the kink
+            ax_a.plot(x[m], c["Pi_u"][m], color=col, label=label if m is below else None)
+            ax_b.plot(x[m], c["dPi_u_dlam"][m], color=col)
+            ax_c.plot(x[m], c["Pi_d"][m], color=col)
+        left, right = fit_slopes(c["lam"], lc, c["Pi_d"], fit_window)
+        fits[grp] = (left, right)
+        for m, mk, slope, name in ((below, "o", left, r"$\lambda<\lambda_c$"),
+                                   (above, "s", right, r"$\lambda>\lambda_c$")):
+            dx = np.log10(np.abs(lc - c["lam"][m]))
+            ax_d.plot(dx, np.log10(c["Pi_d"][m]), mk, ms=3, color=col, alpha=0.6,
+                      mfc="none" if mk == "s" else col,
+                      label=f"{name}, slope {slope:.3f}" if np.isfinite(slope) else name)
+            rel = np.abs(lc - c["lam"][m]) / lc
+            fsel = (rel >= fit_window[0]) & (rel <= fit_window[1])
+            if np.isfinite(slope) and fsel.sum() >= 3:
+                p = np.polyfit(dx[fsel], np.log10(c["Pi_d"][m][fsel]), 1)
+                xx = np.array([dx[fsel].min(), dx[fsel].max()])
+                ax_d.plot(xx, np.polyval(p, xx), "-" if mk == "o" else "--", color="k", lw=1)
+    for ax in (ax_a, ax_b, ax_c):
+        ax.axvline(1.0, color="0.6", lw=0.8, ls=":")
+        ax.set_xlabel(r"$\lambda/\lambda_c$")
+    ax_a.set_ylabel(r"$\Pi_u$")
+    ax_b.set_ylabel(r"$d\Pi_u/d\lambda$ (jax.grad)")
+    ax_c.set_ylabel(r"$\Pi_d$")
+    ax_c.set_yscale("log")
+    ax_d.set_xlabel(r"$\log_{10}|\lambda_c-\lambda|$")
+    ax_d.set_ylabel(r"$\log_{10}\Pi_d$")
+    ax_a.legend(fontsize=7, loc="best")
+    ax_d.legend(fontsize=7, loc="best",
+                title=f"fit: |Δλ|/λc in [{fit_window[0]:g}, {fit_window[1]:g}]", title_fontsize=7)
+    for ax, tag in zip(axes.flat, "abcd"):
+        ax.set_title(f"({tag})", loc="left", fontsize=10)
+    lcs = sorted(set(np.round(cols["lam_c"], 12)))
+    fig.suptitle(r"Open Dicke model, Wehrl entropy production (GFL20 Fig. 3); "
+                 + r"$\lambda_c$ = " + ", ".join(f"{v:.6g}" for v in lcs), fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path, fits

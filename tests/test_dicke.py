@@ -1,0 +1,248 @@
+"""Gaussianized open Dicke model [GFL20, Sec. V, App. C]: critical point, linearisation,
+NESS identity, critical behaviour, gradients and input errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxent.gaussian.covariance import drift_diffusion
+from jaxent.gaussian.lyapunov import lyapunov_steady_state, max_real_eigenvalue
+from jaxent.models.dicke import (
+    Dicke,
+    critical_coupling,
+    critical_coupling_main_text,
+    dicke_point,
+    dicke_sweep,
+    drift_diffusion_dicke,
+    drift_matrix_c25,
+    fluctuation_hamiltonian,
+    hp_coefficients,
+    mean_field,
+    mean_field_rhs,
+    normal_phase_instability,
+)
+
+W0, W, K = 0.005, 0.01, 1.0
+LC = float(critical_coupling(W0, W, K))
+
+
+def normal_branch_drift(lam, gamma):
+    """Drift of the fluctuations around the normal phase (beta = 0), continued past lambda_c."""
+    G = jnp.array([[W, 0, 2 * lam, 0], [0, W, 0, 0], [2 * lam, 0, W0, 0], [0, 0, 0, W0]])
+    return drift_diffusion(G, jnp.array([K, gamma]), 0.0)
+
+
+def test_critical_coupling_value_and_main_text_discrepancy():
+    np.testing.assert_allclose(LC, 0.5 * np.sqrt(W0 * (K**2 + W**2) / W), rtol=1e-15)
+    np.testing.assert_allclose(LC, 0.35357106782, rtol=1e-10)
+    # gamma = 0: the normal phase loses stability exactly at the App. C lambda_c ...
+    assert float(max_real_eigenvalue(normal_branch_drift(LC * (1 - 1e-6), 0.0)[0])) < 0
+    assert float(max_real_eigenvalue(normal_branch_drift(LC * (1 + 1e-6), 0.0)[0])) > 0
+    # ... while at the main-text value (7.07) it has long been unstable
+    lmt = float(critical_coupling_main_text(W0, W, K))
+    assert lmt > 10 * LC
+    assert float(max_real_eigenvalue(normal_branch_drift(0.5 * lmt, 0.0)[0])) > 0
+
+
+@pytest.mark.parametrize("r", [0.7, 1.05, 1.6, 3.0])
+def test_mean_field_is_a_fixed_point(r):
+    m = Dicke(r * LC)
+    alpha, beta, w = mean_field(m)
+    for v in mean_field_rhs(m, alpha, beta, w):
+        assert abs(complex(v)) < 1e-15
+    np.testing.assert_allclose(abs(beta) ** 2 + w**2, 0.25, rtol=1e-14)  # spin length
+    assert (float(beta) > 0) == (r > 1)
+
+
+@pytest.mark.parametrize("r", [1.02, 1.5, 4.0])
+def test_hp_coefficients_equal_c17_c19(r):
+    m = Dicke(r * LC)
+    alpha, beta, _ = mean_field(m)
+    bm = np.sqrt((1 - np.sqrt(1 - 4 * beta**2)) / 2)  # (C13), the minus root
+    bp = np.sqrt((1 + np.sqrt(1 - 4 * beta**2)) / 2)
+    np.testing.assert_allclose(bm * bp, beta, rtol=1e-12)
+    x = 2 * np.real(alpha)
+    lam = r * LC
+    w0t = W0 - lam * x * bm / bp  # (C17)
+    lamt = lam * bp * (1 - bm**2 / bp**2)  # (C18)
+    zeta = lam * x / 2 * bm / bp * (1 + bm**2 / (2 * bp**2))  # (C19)
+    np.testing.assert_allclose(hp_coefficients(m), [w0t, lamt, zeta], rtol=1e-12)
+
+
+@pytest.mark.parametrize("r", [0.6, 1.3])
+def test_fluctuation_drift_equals_linearised_mean_field(r):
+    """The Gaussian fluctuation drift (gamma = 0) must have the spectrum of the Jacobian of the
+    mean-field flow (C3)-(C5) on the spin sphere (w < 0 hemisphere) at the fixed point: an
+    independent check of (C14)-(C19) and of the drift matrix."""
+    m = Dicke(r * LC, gamma=0.0)
+
+    def flow(y):
+        a, b = y[0] + 1j * y[1], y[2] + 1j * y[3]
+        w = -jnp.sqrt(0.25 - jnp.abs(b) ** 2)
+        da, db, _ = mean_field_rhs(m, a, b, w)
+        return jnp.array([da.real, da.imag, db.real, db.imag])
+
+    alpha, beta, _ = mean_field(m)
+    y0 = jnp.array([alpha.real, alpha.imag, beta, 0.0])
+    jac = jax.jacfwd(flow)(y0)
+    ev_mf = np.sort_complex(np.linalg.eigvals(np.asarray(jac)))
+    A, _ = drift_diffusion_dicke(m)
+    ev_q = np.sort_complex(np.linalg.eigvals(np.asarray(A)))
+    np.testing.assert_allclose(ev_q, ev_mf, atol=1e-12)
+
+
+@pytest.mark.parametrize("r", [0.8, 1.2])
+def test_drift_matrix_matches_printed_c25(r):
+    m = Dicke(r * LC)
+    A, D = drift_diffusion_dicke(m)
+    perm = np.array([2, 3, 0, 1])  # (q_a, p_a, q_b, p_b) -> (q_b, p_b, q_a, p_a)
+    np.testing.assert_allclose(np.asarray(A)[np.ix_(perm, perm)], drift_matrix_c25(m), atol=1e-15)
+    np.testing.assert_allclose(np.diag(np.asarray(D))[perm], [1e-3, 1e-3, K, K], rtol=1e-15)
+
+
+@pytest.mark.parametrize("gamma", [1e-3, 1e-6])
+def test_ness_identity_both_channels(gamma):
+    lams = LC * np.concatenate([np.linspace(0.3, 0.999, 7), np.linspace(1.001, 2.0, 7)])
+    out = dicke_sweep(lams, gamma=gamma)
+    lhs = np.asarray(out["Pi_u"] + out["Pi_d"])
+    np.testing.assert_allclose(lhs, out["Phi_q"], rtol=1e-8)
+    # Phi_q = 2 kappa <da^dag da> + 2 gamma <db^dag db> [GFL20, Eq. (7)]
+    np.testing.assert_allclose(out["Phi_q"], 2 * K * out["n_a_fluct"] + 2 * gamma * out["n_b_fluct"],
+                               rtol=1e-12)
+    assert np.all(np.asarray(out["Pi_d"]) > 0) and np.all(np.asarray(out["Pi_u"]) > 0)
+    # vmap sweep == pointwise evaluation
+    p = dicke_point(Dicke(lams[3], gamma=gamma))
+    np.testing.assert_allclose(out["Pi_d"][3], p["Pi_d"], rtol=1e-12)
+
+
+def _pi(lam, key, gamma=1e-3):
+    return dicke_point(Dicke(lam, gamma=gamma))[key]
+
+
+def test_pi_u_continuous_with_derivative_jump():
+    g = jax.jit(jax.grad(lambda l: _pi(l, "Pi_u")))
+    f = jax.jit(lambda l: _pi(l, "Pi_u"))
+    left, right = float(g(LC * (1 - 1e-9))), float(g(LC * (1 + 1e-9)))
+    for eps in (1e-5, 1e-7):  # continuity: the jump shrinks linearly with the gap
+        jump = abs(float(f(LC * (1 + eps)) - f(LC * (1 - eps))))
+        assert jump <= 1.01 * eps * LC * (abs(left) + abs(right))
+    # one-sided limits are stable (the derivative itself is continuous on each side) ...
+    np.testing.assert_allclose(g(LC * (1 - 1e-7)), left, rtol=1e-3)
+    np.testing.assert_allclose(g(LC * (1 + 1e-7)), right, rtol=1e-3)
+    # ... and differ: a kink
+    assert abs(left - right) > 0.1 * max(abs(left), abs(right))
+
+
+def _slope(lams, gamma):
+    pd = np.asarray(dicke_sweep(lams, gamma=gamma)["Pi_d"])
+    return np.polyfit(np.log(np.abs(lams - LC)), np.log(pd), 1)[0]
+
+
+def test_pi_d_diverges_as_inverse_distance_small_gamma():
+    d = np.logspace(-3, -2, 12) * LC
+    for side in (-1, 1):
+        slope = _slope(LC + side * d, 1e-6)
+        assert abs(slope + 1) < 0.02, (side, slope)
+
+
+def test_instability_location_with_paper_gamma():
+    gamma = 1e-3
+    lstar = float(normal_phase_instability(W0, W, K, gamma))
+    np.testing.assert_allclose(lstar / LC, np.sqrt(1 + (gamma / W0) ** 2), rtol=1e-14)
+    # det A of the normal branch vanishes at lambda_*, eigenvalue crosses zero there
+    assert float(max_real_eigenvalue(normal_branch_drift(lstar * (1 - 1e-7), gamma)[0])) < 0
+    assert float(max_real_eigenvalue(normal_branch_drift(lstar * (1 + 1e-7), gamma)[0])) > 0
+    np.testing.assert_allclose(np.linalg.det(normal_branch_drift(lstar, gamma)[0]), 0.0, atol=1e-15)
+    # at lambda_c both branches are stable and Pi_d is finite and (nearly) continuous
+    lo, hi = float(_pi(LC * (1 - 1e-9), "Pi_d")), float(_pi(LC * (1 + 1e-9), "Pi_d"))
+    np.testing.assert_allclose(lo, hi, rtol=1e-5)
+    assert lo < 1e4
+    # the normal branch continued past lambda_c diverges at lambda_*, not at lambda_c
+    d = np.logspace(-5, -4, 6) * lstar
+    pd = []
+    for lam in lstar - d:
+        A, D = normal_branch_drift(lam, gamma)
+        s = lyapunov_steady_state(A, D)
+        pd.append(float(K * (s[0, 0] + s[1, 1] - 1)))  # Phi_q's cavity part ~ Pi_d
+    slope = np.polyfit(np.log(d), np.log(pd), 1)[0]
+    assert abs(slope + 1) < 0.02
+    # the superradiant branch stays stable everywhere above lambda_c
+    out = dicke_sweep(LC * np.linspace(1.0001, 5.0, 50), gamma=gamma)
+    assert np.all(np.asarray(out["max_re_eig"]) < 0)
+
+
+@pytest.mark.parametrize("r", [0.9, 1.1])
+def test_grad_pi_d_matches_finite_differences(r):
+    f = jax.jit(lambda l: _pi(l, "Pi_d"))
+    lam = r * LC
+    g = jax.grad(f)(lam)
+    h = 1e-6 * lam
+    fd = (f(lam + h) - f(lam - h)) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+    # and w.r.t. the other parameters (tree gradient)
+    gm = jax.jit(jax.grad(lambda m: dicke_point(m)["Pi_d"]))(Dicke(lam))
+    assert all(np.isfinite(float(x)) for x in jax.tree_util.tree_leaves(gm))
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="lam: exactly at the critical"):
+        dicke_point(Dicke(LC))
+    with pytest.raises(ValueError, match="lam: exactly at the critical"):
+        dicke_sweep(np.array([0.5 * LC, LC]))
+    with pytest.raises(ValueError, match="kappa"):
+        dicke_point(Dicke(0.5, kappa=-1.0))
+    with pytest.raises(ValueError, match="gamma"):
+        dicke_sweep(np.array([0.2]), gamma=-1e-3)
+    with pytest.raises(ValueError, match="omega0"):
+        dicke_point(Dicke(0.2, omega0=-0.005))
+    with pytest.raises(ValueError, match="lam"):
+        dicke_point(Dicke(float("nan")))
+    # no stabilising loss and no coupling: the spin fluctuation is undamped -> no NESS
+    with pytest.raises(ValueError, match="not Hurwitz"):
+        dicke_sweep(np.array([0.1 * LC, 0.0]), gamma=0.0)
+    # under jit/vmap the bad point is flagged, never silently finite
+    out = jax.jit(dicke_point)(Dicke(0.0, gamma=0.0))
+    assert float(out["max_re_eig"]) >= 0 and np.isnan(float(out["Pi_d"]))
+
+
+def test_fluctuation_hamiltonian_is_c22():
+    m = Dicke(1.3 * LC)
+    w0t, lamt, zeta = hp_coefficients(m)
+    G = fluctuation_hamiltonian(m)
+    r = jnp.array([0.3, -0.2, 0.7, 0.4])  # (q_a, p_a, q_b, p_b)
+    h2 = (w0t / 2 * (r[2] ** 2 + r[3] ** 2) + W / 2 * (r[0] ** 2 + r[1] ** 2)
+          + 2 * lamt * r[0] * r[2] - 2 * zeta * r[2] ** 2)
+    np.testing.assert_allclose(0.5 * r @ G @ r, h2, rtol=1e-14)
+
+
+def test_cli_writes_csv_figure_and_resumes(tmp_path, capsys):
+    from jaxent.cli import main
+    from jaxent.io import read_csv
+
+    out = tmp_path / "d"
+    main(["dicke", "--lam-over-lamc", "0.8:1.2:6", "--gamma", "1e-3", "1e-6", "--out", str(out)])
+    data = read_csv(out / "dicke.csv")
+    for col in ("lam", "lam_c", "Pi_u", "Pi_d", "Phi_q", "n_a_fluct", "dPi_u_dlam"):
+        assert col in data
+    assert len(data["lam"]) == 12
+    vals = np.array([[float(v) for v in data[c]] for c in ("Pi_u", "Pi_d", "Phi_q", "dPi_u_dlam")])
+    assert np.all(np.isfinite(vals))
+    np.testing.assert_allclose(data["lam_c"], LC, rtol=1e-12)
+    # the CSV's jax.grad column equals finite differences of the model
+    i = 0
+    lam = data["lam"][i]
+    h = 1e-6 * lam
+    fd = (float(_pi(lam + h, "Pi_u", data["gamma"][i])) - float(_pi(lam - h, "Pi_u", data["gamma"][i]))) / (2 * h)
+    np.testing.assert_allclose(data["dPi_u_dlam"][i], fd, rtol=1e-6)
+    assert (out / "dicke_fig3.png").stat().st_size > 10_000
+    # resume: nothing recomputed, nothing duplicated
+    main(["dicke", "--lam-over-lamc", "0.8:1.2:6", "--gamma", "1e-3", "1e-6", "--out", str(out)])
+    assert len(read_csv(out / "dicke.csv")["lam"]) == 12
+    # exactly lambda_c and negative rates are refused with the flag named
+    with pytest.raises(SystemExit):
+        main(["dicke", "--lam-over-lamc", "0.5:1.5:3", "--out", str(tmp_path / "e")])
+    assert "--lam-over-lamc" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["dicke", "--kappa", "-1", "--out", str(tmp_path / "f")])
+    assert "--kappa" in capsys.readouterr().err

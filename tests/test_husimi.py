@@ -1,0 +1,88 @@
+"""Husimi Q / Bargmann transforms against qutip.qfunc, normalisation, Bargmann identity."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import qutip
+
+from jaxent.phase_space.grid import polar_grid, square_points
+from jaxent.phase_space.husimi import (bargmann_points, bargmann_polar, husimi_points,
+                                       husimi_polar)
+
+
+def kerr_ness(N, eps, nmax, kappa=0.5, delta=-2.0, u=1.0):
+    a = qutip.destroy(nmax)
+    H = delta * a.dag() * a + u / (2 * N) * a.dag() ** 2 * a**2 + 1j * eps * np.sqrt(N) * (a.dag() - a)
+    return qutip.steadystate(H, [np.sqrt(2 * kappa) * a]).full()
+
+
+STATES = {
+    "random": lambda: qutip.rand_dm(15, seed=7).full(),
+    "kerr_ness": lambda: kerr_ness(5, 0.933, 30),
+}
+
+
+@pytest.mark.parametrize("name", list(STATES))
+def test_matches_qutip_qfunc(name):
+    rho = STATES[name]()
+    nmax = rho.shape[0]
+    # qutip.qfunc with g=2 evaluates <alpha|rho|alpha>/pi at alpha = x + i y.
+    x = np.linspace(-5, 5, 23)
+    y = np.linspace(-4, 6, 19)
+    ref = qutip.qfunc(qutip.Qobj(rho), x, y, g=2)
+    got = np.asarray(husimi_points(rho, square_points(x, y)))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-13)
+    # Polar FFT grid: against qfunc at a sample of grid points, and against the point
+    # evaluator everywhere.
+    g = polar_grid(nmax)
+    Q = np.asarray(husimi_polar(rho, g))
+    mu = np.asarray(g.points())
+    for i, k in [(3, 0), (10, 17), (25, g.n_theta // 3), (40, g.n_theta - 1), (g.n_r - 30, 5)]:
+        q = qutip.qfunc(qutip.Qobj(rho), [mu[i, k].real], [mu[i, k].imag], g=2)[0, 0]
+        assert abs(Q[i, k] - q) < 1e-13
+    np.testing.assert_allclose(Q, np.asarray(husimi_points(rho, mu)), rtol=0, atol=1e-13)
+    # normalisation on the polar grid
+    assert abs(float(g.integrate(Q)) - 1.0) < 1e-12
+
+
+def test_fock_states_normalised_and_nonhermitian_transform():
+    nmax = 40
+    g = polar_grid(nmax)
+    fock = jnp.stack([jnp.zeros((nmax, nmax)).at[n, n].set(1.0) for n in (0, 1, 20, 39)])
+    norms = g.integrate(husimi_polar(fock, g))  # stacked input
+    np.testing.assert_allclose(np.asarray(norms), 1.0, rtol=0, atol=1e-12)
+    # Non-Hermitian X: polar FFT route == point route, and int <mu|X|mu> d^2mu/pi = Tr X.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(nmax, nmax)) + 1j * rng.normal(size=(nmax, nmax))
+    X *= np.exp(-0.2 * np.add.outer(np.arange(nmax), np.arange(nmax)))
+    F = bargmann_polar(X, g)
+    np.testing.assert_allclose(np.asarray(F), np.asarray(bargmann_points(X, g.points())),
+                               rtol=0, atol=1e-13)
+    assert abs(complex(g.integrate(F)) - np.trace(X)) < 1e-12
+
+
+def test_bargmann_identity_against_autodiff():
+    # d Q / d mubar = -mu Q + <mu|a rho|mu>/pi  [GFL20 Eq. (B3)]; the left side by autodiff of the
+    # point evaluator (Wirtinger derivative (d_x + i d_y)/2), independent of the identity.
+    rho = qutip.rand_dm(12, seed=3).full()
+    a = qutip.destroy(12).full()
+    for mu in [0.3 + 0.2j, -1.1 + 0.7j, 2.0 - 1.5j]:
+        Qxy = lambda x, y: husimi_points(rho, x + 1j * y)
+        dx, dy = jax.grad(Qxy, argnums=(0, 1))(mu.real, mu.imag)
+        lhs = 0.5 * (dx + 1j * dy)
+        rhs = -mu * husimi_points(rho, mu) + bargmann_points(a @ rho, mu)
+        assert abs(complex(lhs) - complex(rhs)) < 1e-14
+
+
+def test_vmap_jit_and_bad_input():
+    g = polar_grid(8)
+    rhos = jnp.stack([jnp.asarray(qutip.rand_dm(8, seed=s).full()) for s in range(3)])
+    batched = jax.jit(jax.vmap(husimi_polar, in_axes=(0, None)))(rhos, g)
+    for k in range(3):
+        np.testing.assert_allclose(np.asarray(batched[k]), np.asarray(husimi_polar(rhos[k], g)),
+                                   rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="square"):
+        husimi_polar(jnp.zeros((8, 7)), g)
+    with pytest.raises(ValueError, match="nmax"):
+        husimi_polar(jnp.eye(9) / 9, g)

@@ -1,0 +1,134 @@
+"""KL coupled-oscillator model: occupations, mutual information, local vs global, CLI."""
+
+import numpy as np
+import pytest
+
+from jaxent.gaussian.entropies import mutual_information, symplectic_eigenvalues, von_neumann_entropy
+from jaxent.models.oscillators import (
+    CoupledOscillators,
+    occupations,
+    oscillator_steady_state,
+    two_mode_mutual_information,
+)
+
+
+@pytest.mark.parametrize("coupling", ["pp", "rw"])
+@pytest.mark.parametrize("method", ["local", "global", "langevin"])
+def test_mutual_information_formula(coupling, method):
+    m = CoupledOscillators(0.9, T1=98.0, T2=148.0, coupling=coupling)
+    s = oscillator_steady_state(m, method)
+    I_kl = two_mode_mutual_information(s)
+    # S(rho_1) + S(rho_2) - S(rho) from symplectic eigenvalues
+    I_sym = (von_neumann_entropy(s[:2, :2]) + von_neumann_entropy(s[2:, 2:])
+             - von_neumann_entropy(s))
+    np.testing.assert_allclose(I_kl, I_sym, rtol=1e-8)
+    np.testing.assert_allclose(I_kl, mutual_information(s, [0], [1]), rtol=1e-8)
+    assert np.all(symplectic_eigenvalues(s) >= 0.5 - 1e-9)
+
+
+def test_mutual_information_against_fock_space():
+    """Gibbs state of the pp model at low temperature vs a Fock-space density matrix (QuTiP)."""
+    qutip = pytest.importorskip("qutip")
+    w1, w2, T = 1.0, 0.8, 0.5
+    m = CoupledOscillators(0.6, omega1=w1, omega2=w2, T1=T, T2=T, coupling="pp")
+    lam = float(m.lam)
+    nmax = 30
+    a1 = qutip.tensor(qutip.destroy(nmax), qutip.qeye(nmax))
+    a2 = qutip.tensor(qutip.qeye(nmax), qutip.destroy(nmax))
+    H = w1 * a1.dag() * a1 + w2 * a2.dag() * a2 + lam * (a1 + a1.dag()) * (a2 + a2.dag())
+    rho = (-H / T).expm()
+    rho = rho / rho.tr()
+    I_fock = qutip.entropy_mutual(rho, 0, 1)
+    s = oscillator_steady_state(m, "gibbs")
+    np.testing.assert_allclose(two_mode_mutual_information(s), I_fock, rtol=1e-7)
+    np.testing.assert_allclose(occupations(s)[0], qutip.expect(a1.dag() * a1, rho), rtol=1e-8)
+
+
+def test_local_deviates_near_criticality():
+    n = {}
+    for c in ("pp", "rw"):
+        for r in (0.1, 0.99):
+            m = CoupledOscillators(r, coupling=c)
+            n[c, r] = {meth: float(occupations(oscillator_steady_state(m, meth))[0])
+                       for meth in ("local", "gibbs")}
+    for c in ("pp", "rw"):
+        assert abs(n[c, 0.1]["local"] / n[c, 0.1]["gibbs"] - 1) < 0.1
+        assert abs(n[c, 0.99]["local"] / n[c, 0.99]["gibbs"] - 1) > 0.4
+
+
+def test_rw_local_has_no_divergence_at_lambda_c():
+    """rw: the local drift -i h - gamma is stable for every lambda, so <a1^dag a1> stays finite
+    through lambda_c while the Gibbs/global/Langevin occupations diverge ~ T/omega_-."""
+    from jaxent.gaussian.lyapunov import lyapunov_steady_state
+    from jaxent.gaussian.master_equations import local_drift_diffusion
+    from jaxent.models.oscillators import oscillator_hamiltonian
+
+    lc = np.sqrt(10.0)
+    n_local = [occupations(lyapunov_steady_state(*local_drift_diffusion(
+        oscillator_hamiltonian(5.0, 2.0, r * lc, "rw"), 1.5e-4, 98.0)))[0]
+        for r in (0.99, 1.0, 1.01)]
+    assert np.all(np.isfinite(n_local))
+    assert max(n_local) / min(n_local) < 1.01
+    n_gibbs = [occupations(oscillator_steady_state(CoupledOscillators(r, coupling="rw"),
+                                                   "gibbs"))[0] for r in (0.99, 0.9999)]
+    assert n_gibbs[1] > 50 * n_gibbs[0]
+
+
+def test_pp_local_diverges_only_because_of_lambda_c():
+    # the pp local steady state stays finite below lambda_c but is far below Gibbs at 0.99
+    m = CoupledOscillators(0.99, coupling="pp")
+    assert occupations(oscillator_steady_state(m, "local"))[0] < 0.7 * occupations(
+        oscillator_steady_state(m, "gibbs"))[0]
+
+
+@pytest.mark.parametrize("bad", [dict(lam_over_lamc=1.0), dict(lam_over_lamc=1.2),
+                                 dict(T1=0.0), dict(T2=-5.0), dict(gamma1=-1e-3),
+                                 dict(omega1=float("nan"))])
+def test_bad_parameters_raise(bad):
+    kw = dict(lam_over_lamc=0.5)
+    kw.update(bad)
+    with pytest.raises(ValueError, match=list(bad)[0]):
+        CoupledOscillators(**kw)
+
+
+def test_gibbs_needs_equal_temperatures():
+    with pytest.raises(ValueError, match="T1 == T2"):
+        oscillator_steady_state(CoupledOscillators(0.5, T1=98.0, T2=99.0), "gibbs")
+
+
+def _main(argv):
+    # only this sub-command's parser: the dispatcher imports every sub-command module
+    import argparse
+
+    from jaxent.commands import oscillators
+
+    parser = argparse.ArgumentParser()
+    oscillators.add_parser(parser.add_subparsers(dest="command"))
+    oscillators.run(parser.parse_args(argv))
+
+
+def test_cli_writes_csv_and_figures(tmp_path):
+    from jaxent.io import read_csv
+
+    main = _main
+
+    out = tmp_path / "osc"
+    main(["oscillators", "--coupling", "both", "--lam-over-lamc", "0.2", "0.9", "--T1", "98",
+          "--T2", "98", "--delta-T", "-50", "50", "--no-low-T", "--no-progress", "--out",
+          str(out)])
+    data = read_csv(out / "oscillators.csv")
+    for col in ("coupling", "lam_over_lamc", "T1", "T2", "method", "n1", "n2", "mutual_info"):
+        assert col in data
+    rows = list(zip(data["coupling"], data["lam_over_lamc"], data["T1"], data["T2"], data["method"]))
+    assert ("pp", 0.9, 98.0, 98.0, "gibbs") in rows
+    assert not any(meth == "gibbs" and t1 != t2 for _, _, t1, t2, meth in rows)
+    assert (out / "oscillators_fig2.png").exists()
+    # a rerun resumes: nothing is recomputed or duplicated
+    n_rows = len(rows)
+    main(["oscillators", "--coupling", "both", "--lam-over-lamc", "0.2", "0.9", "--T1", "98",
+          "--T2", "98", "--delta-T", "-50", "50", "--no-low-T", "--no-progress", "--out",
+          str(out)])
+    assert len(read_csv(out / "oscillators.csv")["n1"]) == n_rows
+    i = rows.index(("pp", 0.9, 98.0, 98.0, "gibbs"))
+    ref = occupations(oscillator_steady_state(CoupledOscillators(0.9, coupling="pp"), "gibbs"))[0]
+    np.testing.assert_allclose(data["n1"][i], ref, rtol=1e-12)
