@@ -69,7 +69,8 @@ def qutip_point(N: float, eps: float, nmax: int, radius: float, n_r: int, repeat
         x = np.linspace(-radius, radius, m)
         dx = x[1] - x[0]
         Q = qutip.qfunc(rho, x, x, g=2.0)  # g = 2: point = x + i y = mu
-        QU = qutip.qfunc(-1j * (H * rho - rho * H), x, x, g=2.0)
+        # qfunc accepts only unit-trace states; it is linear and -i[H, rho] is traceless.
+        QU = qutip.qfunc(rho - 1j * (H * rho - rho * H), x, x, g=2.0) - Q
         X, Y = np.meshgrid(x, x)
         mu = X + 1j * Y
         dQdy, dQdx = np.gradient(Q, dx)

@@ -58,16 +58,13 @@ def kerr_point(model: Kerr, nmax: int, grid) -> dict[str, jax.Array]:
     Differentiable in every field of ``model``.
     """
     ss = kerr_steady_state(model, nmax)
-    rho = ss.rho
     H = kerr_hamiltonian(model, nmax)
-    t = photon_loss_terms(rho, H, model.kappa, grid)
-    a_mean = jnp.sum(jnp.sqrt(jnp.arange(1, nmax)) * jnp.diagonal(rho, offset=1))
-    n_photons = jnp.real(jnp.sum(jnp.arange(nmax) * jnp.diagonal(rho)))
-    alpha = a_mean / jnp.sqrt(model.N)
+    t = photon_loss_terms(ss.rho, H, model.kappa, grid)
+    alpha = t.alpha / jnp.sqrt(model.N)
     return {
         "alpha_re": jnp.real(alpha),
         "alpha_im": jnp.imag(alpha),
-        "n_photons": n_photons,
+        "n_photons": t.n_photons,
         "S_wehrl": t.S_wehrl,
         "Phi": t.Phi,
         "Phi_q": t.Phi_q,

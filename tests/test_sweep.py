@@ -41,7 +41,7 @@ def test_sweep_writes_identity_satisfying_rows_and_resumes(tmp_path, monkeypatch
 
 
 def test_grad_of_pi_d_matches_finite_differences():
-    nmax = 24
+    nmax = 32
     grid = polar_grid(nmax)
 
     def pi_d(e):

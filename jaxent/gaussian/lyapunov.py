@@ -73,8 +73,13 @@ class LyapunovSolution(NamedTuple):
 
 
 def max_real_eigenvalue(A: ArrayLike) -> Array:
-    """``max Re eig(A)`` (negative iff ``A`` is Hurwitz). Uses ``jnp.linalg.eigvals`` (CPU)."""
-    return jnp.max(jnp.real(jnp.linalg.eigvals(jnp.asarray(A))))
+    """``max Re eig(A)`` (negative iff ``A`` is Hurwitz). Uses ``jnp.linalg.eigvals`` (CPU).
+
+    A diagnostic, not differentiated: the gradient is cut so that ``jax.grad``/``jacfwd`` of a
+    steady state never pushes tangents through a non-symmetric eigensolver (whose JVP needs
+    eigenvectors and is undefined at degeneracies).
+    """
+    return jnp.max(jnp.real(jnp.linalg.eigvals(jax.lax.stop_gradient(jnp.asarray(A)))))
 
 
 def lyapunov_residual(A: ArrayLike, D: ArrayLike, sigma: ArrayLike) -> Array:
