@@ -48,6 +48,7 @@ from ..phase_space.husimi import _check_operator, bargmann_polar
 DIAGNOSTIC_TOL = 1e-9
 
 _TINY = float(jnp.finfo(jnp.float64).tiny)
+_Q_FLOOR = 1e-140  # Q below this adds < 1e-140 to the current integrals; see _ratio
 
 
 def _destroy(nmax: int):
@@ -63,9 +64,20 @@ def _safe_log(Q):
     return jnp.log(jnp.maximum(Q, _TINY))
 
 
+def _abs2(z):
+    """|z|^2 written so that its gradient is 0, not NaN, where z == 0 (as it is wherever Q
+    underflows on a large grid): d|z|/dz is undefined at 0, d(re^2 + im^2)/dz is not."""
+    return jnp.real(z) ** 2 + jnp.imag(z) ** 2
+
+
 def _ratio(A, Q, B):
     r"""$|A|^2/Q$ clamped by its Cauchy-Schwarz bound $B$ (see the module docstring)."""
-    return jnp.minimum(jnp.abs(A) ** 2 / jnp.maximum(Q, _TINY), jnp.maximum(B, 0.0))
+    # Double `where`: below _Q_FLOOR the term is set to 0 (it is bounded by B there, and
+    # B * area < 1e-140), and the division never sees Q ~ 1e-308, whose derivative
+    # -|A|^2/Q^2 would be 0/0 = NaN under jax.grad even where the branch is not taken.
+    big = Q > _Q_FLOOR
+    ratio = jnp.where(big, _abs2(A) / jnp.where(big, Q, 1.0), 0.0)
+    return jnp.minimum(ratio, jnp.maximum(B, 0.0))
 
 
 def wehrl_entropy(Q, grid: PolarGrid):
@@ -150,7 +162,7 @@ def _photon_loss_terms(rho, H, kappa, grid: PolarGrid) -> PhotonLossTerms:
 
     alpha = jnp.trace(a_rho)
     n_ph = jnp.trace(n_op @ rho).real
-    abs_alpha2 = jnp.abs(alpha) ** 2
+    abs_alpha2 = _abs2(alpha)
     lnQ = _safe_log(Q)
 
     S = wehrl_entropy(Q, grid)
@@ -272,7 +284,7 @@ def kerr_unitary_entropy_production(rho, U, grid: PolarGrid):
     fields = bargmann_polar(jnp.stack([rho, a @ rho, a @ rho @ a.T]), grid)
     Q, A, B = fields[0].real, fields[1], fields[2].real
     mu = grid.points()
-    absA2 = jnp.abs(A) ** 2
+    absA2 = _abs2(A)
     nonzero = absA2 > 0
     # A^2 / Q = (A^2/|A|^2) * (|A|^2/Q), the magnitude clamped as in Pi_J.
     phase2 = jnp.where(nonzero, A**2 / jnp.where(nonzero, absA2, 1.0), 0.0)

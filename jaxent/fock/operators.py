@@ -7,19 +7,12 @@ same as QuTiP's ``N`` in ``qutip.destroy(N)``. Matrices are dense ``complex128``
 
 from __future__ import annotations
 
-import operator
+from jaxent._validation import static_int
 
 import jax.numpy as jnp
 
 
-def _check_nmax(nmax, name: str = "nmax", minimum: int = 1) -> int:
-    try:
-        n = operator.index(nmax)
-    except TypeError:
-        raise ValueError(f"{name} must be a Python int (it sets array shapes), got {nmax!r}") from None
-    if n < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return n
+_check_nmax = static_int
 
 
 def destroy(nmax: int) -> jnp.ndarray:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
+from jaxent._validation import static_int
 
 import equinox as eqx
 import jax
@@ -106,13 +106,7 @@ class Kerr(eqx.Module):
 
 
 def _check_nmax(nmax) -> int:
-    try:
-        n = operator.index(nmax)
-    except TypeError:
-        raise ValueError(f"nmax must be a Python int (it sets array shapes), got {nmax!r}") from None
-    if n < 2:
-        raise ValueError(f"nmax must be >= 2 (Hilbert-space dimension), got {n}")
-    return n
+    return static_int(nmax, "nmax", 2)
 
 
 def kerr_hamiltonian(model: Kerr, nmax: int) -> jax.Array:

@@ -18,20 +18,14 @@ Convention: ``nmax`` is the Hilbert-space dimension (levels ``0..nmax-1``), as i
 
 from __future__ import annotations
 
-import operator
+from jaxent._validation import static_int
 
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
 
 def _as_nmax(nmax) -> int:
-    try:
-        n = operator.index(nmax)
-    except TypeError:
-        raise ValueError(f"nmax must be a Python int (it sets array shapes), got {nmax!r}") from None
-    if n < 1:
-        raise ValueError(f"nmax must be >= 1, got {n}")
-    return n
+    return static_int(nmax, "nmax", 1)
 
 
 def log_coherent_modulus(r, nmax: int):

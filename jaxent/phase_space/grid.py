@@ -32,7 +32,7 @@ At nmax = 160: $R = 17.2$, $n_r = 151$, $n_\theta = 640$.
 from __future__ import annotations
 
 import math
-import operator
+from jaxent._validation import static_int
 import warnings
 
 import equinox as eqx
@@ -113,14 +113,7 @@ class PolarGrid(eqx.Module):
         return jnp.einsum("...ik,i->...", f, self.area)
 
 
-def _as_int(value, name: str, minimum: int) -> int:
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a Python int (it sets array shapes), got {value!r}") from None
-    if n < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return n
+_as_int = static_int
 
 
 def polar_grid(nmax: int, radius: float | None = None, n_r: int | None = None,
