@@ -11,16 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import matplotlib
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from jaxent.plotting._figure import subplots
 
 
 def fit_exponent(L: Sequence[float], y: Sequence[float]) -> float:
@@ -49,9 +43,8 @@ def plot_chain_fig2(path: str | os.PathLike, n1: float = 1.0, nL: float = 2.0,
     n1, nL, so those are chosen here (n1, nL default to the Fig. 3 values 1 and 2)."""
     from jaxent.models.chain import chain_occupations
 
-    plt = _plt()
-    fig, ax = plt.subplots(2, 2, figsize=(9, 7), constrained_layout=True)
-    cmap = plt.get_cmap("viridis")
+    fig, ax = subplots(2, 2, figsize=(9, 7), constrained_layout=True)
+    cmap = matplotlib.colormaps.get_cmap("viridis")
     lams = [1e-6, 3e-6, 1e-5, 1e-4]
     Gammas = [0.0, 1e-7, 1e-6, 1e-5]
     sizes = [10, 20, 50, 100]
@@ -86,7 +79,6 @@ def plot_chain_fig2(path: str | os.PathLike, n1: float = 1.0, nL: float = 2.0,
     fig.suptitle(rf"MSCPL19 Fig. 2: NESS occupations ($\gamma$ = {gamma:g}, $n_1$ = {n1:g}, "
                  rf"$n_L$ = {nL:g})")
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return os.fspath(path)
 
 
@@ -100,12 +92,11 @@ def plot_chain_fig3(data: dict[str, list], path: str | os.PathLike, n_fit: int =
 
     Returns (path, one dict per plotted set with the fitted exponents).
     """
-    plt = _plt()
     cols = {k: np.asarray(v, dtype=float) for k, v in data.items()
             if k in ("L", "gamma", "Gamma", "lam", "n1", "nL", "Pi_r", "Pi_sc", "Pi_NESS")}
     keys = np.stack([cols[k] for k in ("gamma", "Gamma", "lam", "n1", "nL")], -1)
     sets = [tuple(s) for s in np.unique(keys, axis=0)][:max_sets]
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
+    fig, ax = subplots(figsize=(6.4, 4.8), constrained_layout=True)
     fits = []
     markers = ["o", "^", "D", "v"]
     for i, s in enumerate(sets):
@@ -158,5 +149,4 @@ def plot_chain_fig3(data: dict[str, list], path: str | os.PathLike, n_fit: int =
                 f"{fits[0]['L_fit'][1]:g}]", transform=ax.transAxes, fontsize=7, color="0.3")
     ax.legend(fontsize=7, loc="upper right")
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return os.fspath(path), fits

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+
+from jaxent.plotting._figure import subplots
 
 
 def fit_slopes(lam, lam_c, pi_d, window=(1e-3, 1e-1)) -> tuple[float, float]:
@@ -38,10 +38,10 @@ def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
     PNG path and the fitted slopes (below, above) per (omega0, omega, kappa, gamma)."""
     cols = {k: np.asarray(v, dtype=float) for k, v in data.items() if k != "phase"}
     groups = sorted(set(zip(cols["omega0"], cols["omega"], cols["kappa"], cols["gamma"])))
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    fig, axes = subplots(2, 2, figsize=(10, 7.5))
     (ax_a, ax_b), (ax_c, ax_d) = axes
     fits = {}
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for gi, grp in enumerate(groups):
         sel = ((cols["omega0"] == grp[0]) & (cols["omega"] == grp[1]) & (cols["kappa"] == grp[2])
                & (cols["gamma"] == grp[3]))
@@ -90,5 +90,4 @@ def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
                  + r"$\lambda_c$ = " + ", ".join(f"{v:.6g}" for v in lcs), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path, fits

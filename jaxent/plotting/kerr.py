@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jaxent.plotting._figure import subplots
+
 #: First-order transition of the Kerr model at kappa=1/2, Delta=-2, u=1 [GFL-quench, Sec. III].
 EPS_C = 0.933
 
@@ -36,14 +38,12 @@ def plot_kerr_fig2(data: dict[str, list], path: str | os.PathLike, eps_c: float 
     paper's 10 and 30 where present, else the smallest and largest size."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     by_N = _by_size(data)
     sizes = sorted(by_N)
     if sizes_ab is None:
         sizes_ab = [10.0, 30.0] if {10.0, 30.0} <= set(sizes) else [sizes[0], sizes[-1]]
-    fig, ax = plt.subplots(2, 2, figsize=(9, 7), constrained_layout=True)
+    fig, ax = subplots(2, 2, figsize=(9, 7), constrained_layout=True)
     styles = ["--", "-"]
     for style, N in zip(styles, sizes_ab):
         d = by_N[float(N)]
@@ -55,7 +55,7 @@ def plot_kerr_fig2(data: dict[str, list], path: str | os.PathLike, eps_c: float 
         a.axvline(eps_c, color="0.7", lw=0.8)
         a.legend()
         a.set_title(lab, loc="left")
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps.get_cmap("viridis")
     for i, N in enumerate(sizes):
         d = by_N[N]
         x = N * (d["eps"] / eps_c - 1)
@@ -70,5 +70,4 @@ def plot_kerr_fig2(data: dict[str, list], path: str | os.PathLike, eps_c: float 
     ax[1, 1].legend(fontsize=7, ncol=2)
     fig.suptitle(rf"Kerr model, GFL20 Fig. 2 ($\epsilon_c$ = {eps_c:g})")
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return os.fspath(path)

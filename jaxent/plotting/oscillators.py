@@ -6,9 +6,9 @@ import os
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+
+from jaxent.plotting._figure import subplots
 
 STYLE = {
     "local": dict(color="tab:orange", marker="s", ls="none", ms=3.5, label="local ME"),
@@ -57,18 +57,17 @@ def _equilibrium_figure(data, path, col, ylabel, T_base, title):
     couplings = [c for c in ("pp", "rw") if (T_base, T_base) in _pairs(data, c)]
     if not couplings:
         return None
-    fig, axes = plt.subplots(1, len(couplings), figsize=(5.2 * len(couplings), 4.0), squeeze=False)
+    fig, axes = subplots(1, len(couplings), figsize=(5.2 * len(couplings), 4.0), squeeze=False)
     for ax, c in zip(axes[0], couplings):
         _equilibrium_panel(ax, data, c, T_base, col, ylabel)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
 def _ratio_panel(ax, data, coupling, pairs, title):
-    cmap = plt.get_cmap("coolwarm")
+    cmap = matplotlib.colormaps.get_cmap("coolwarm")
     dts = [T2 - T1 for T1, T2 in pairs]
     span = max(abs(d) for d in dts) or 1.0
     for (T1, T2), dT in zip(pairs, dts):
@@ -90,13 +89,12 @@ def _ratio_figure(data, path, coupling, groups, suptitle):
     groups = [(t, p) for t, p in groups if p]
     if not groups:
         return None
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.6 * len(groups), 4.4), squeeze=False)
+    fig, axes = subplots(1, len(groups), figsize=(5.6 * len(groups), 4.4), squeeze=False)
     for ax, (t, p) in zip(axes[0], groups):
         _ratio_panel(ax, data, coupling, p, t)
     fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
@@ -133,7 +131,7 @@ def plot_all(data, out_dir, T_base=98.0, T_low=1.96) -> list[str]:
         groups.append((f"{'(a)' if c == 'pp' else '(b)'} {NAMES[c]}", pairs))
     fig_groups = [(t, p_) for t, p_ in groups if p_]
     if fig_groups:
-        fig, axes = plt.subplots(1, len(fig_groups), figsize=(5.6 * len(fig_groups), 4.4),
+        fig, axes = subplots(1, len(fig_groups), figsize=(5.6 * len(fig_groups), 4.4),
                                  squeeze=False)
         for ax, (t, p_), c in zip(axes[0], fig_groups, [c for c, (_, q) in zip(("pp", "rw"), groups) if q]):
             _ratio_panel(ax, data, c, p_, t)
@@ -142,6 +140,5 @@ def plot_all(data, out_dir, T_base=98.0, T_low=1.96) -> list[str]:
         fig.tight_layout()
         path = os.path.join(out_dir, "oscillators_fig6.png")
         fig.savefig(path, dpi=130)
-        plt.close(fig)
         written.append(path)
     return written
