@@ -70,9 +70,10 @@ def test_bad_input_names_the_parameter(tmp_path):
 def test_cli_writes_csv_and_figure(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["kerr", "--N", "4", "6", "--eps", "0.6:1.2:3", "--out", str(out),
-                 "--no-progress"]) == 0
+                 "--nmax-step", "80", "--no-progress"]) == 0
     data = read_csv(out / "kerr.csv")
     assert len(data["eps"]) == 6
+    assert set(data["nmax"]) == {80.0}  # both sizes rounded up to one shared truncation
     assert (out / "kerr_fig2.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
     assert "eps at max Pi_d/N" in printed
