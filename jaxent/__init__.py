@@ -1,7 +1,8 @@
 """jaxent: differentiable thermodynamics of open quantum systems in JAX.
 
-Importing jaxent enables float64 in JAX (the only global state the library sets): entropy
-production near criticality involves cancellations that single precision cannot resolve.
+Importing jaxent enables float64 in JAX: entropy production near criticality involves
+cancellations that single precision cannot resolve. Besides that, the only global state it sets
+is one XLA CPU flag, below (a workaround for a deadlock).
 """
 
 import os
@@ -12,7 +13,8 @@ import os
 # solve next to an eigensolver at batch >= 300 on 2 cores, e.g. the 2001-point Dicke sweep.
 # With this scheduler off, 0 hangs in 8 runs of the same programs. It only changes the order
 # of independent CPU ops; set the flag yourself in XLA_FLAGS to override. Takes effect only if
-# jaxent is imported before JAX first runs a computation.
+# jaxent is imported before JAX first runs a computation. (XLA rejects unknown flags: the flag
+# exists in the jaxlib versions pyproject.toml allows, tested with 0.10.2 and 0.11.2.)
 if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_cpu_enable_concurrency_optimized_scheduler=false").strip()
