@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import operator
 
+import jax
+
+
+def is_concrete(*xs) -> bool:
+    """True when no leaf of ``xs`` is a JAX tracer, i.e. eager checks (``ValueError`` naming the
+    parameter) can read the values; under ``jit``/``vmap``/``grad`` they are skipped."""
+    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+
 
 def static_int(value, name: str = "nmax", minimum: int = 1) -> int:
     """``value`` as a Python int >= ``minimum``; a ``ValueError`` naming ``name`` otherwise.

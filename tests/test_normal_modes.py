@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import fock_pp_gibbs
 
 from jaxent.gaussian.covariance import quadratic_hamiltonian_matrix, symplectic_form
 from jaxent.gaussian.normal_modes import (
@@ -58,12 +59,7 @@ def test_gibbs_against_fock_space():
     """Gibbs covariance vs exp(-H/T)/Z in a truncated Fock space (QuTiP)."""
     qutip = pytest.importorskip("qutip")
     w1, w2, lam, T = 1.3, 0.9, 0.3, 0.6
-    nmax = 28
-    a1 = qutip.tensor(qutip.destroy(nmax), qutip.qeye(nmax))
-    a2 = qutip.tensor(qutip.qeye(nmax), qutip.destroy(nmax))
-    H = w1 * a1.dag() * a1 + w2 * a2.dag() * a2 + lam * (a1 + a1.dag()) * (a2 + a2.dag())
-    rho = (-H / T).expm()
-    rho = rho / rho.tr()
+    a1, a2, rho = fock_pp_gibbs(w1, w2, lam, T, nmax=28)
     n1 = qutip.expect(a1.dag() * a1, rho)
     x1x2 = qutip.expect((a1 + a1.dag()) * (a2 + a2.dag()), rho) / 2
     sigma = gibbs_covariance(oscillator_hamiltonian(w1, w2, lam, "pp"), T)

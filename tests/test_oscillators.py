@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import fock_pp_gibbs
 
 from jaxent.gaussian.entropies import mutual_information, symplectic_eigenvalues, von_neumann_entropy
 from jaxent.models.oscillators import (
@@ -31,13 +32,7 @@ def test_mutual_information_against_fock_space():
     qutip = pytest.importorskip("qutip")
     w1, w2, T = 1.0, 0.8, 0.5
     m = CoupledOscillators(0.6, omega1=w1, omega2=w2, T1=T, T2=T, coupling="pp")
-    lam = float(m.lam)
-    nmax = 30
-    a1 = qutip.tensor(qutip.destroy(nmax), qutip.qeye(nmax))
-    a2 = qutip.tensor(qutip.qeye(nmax), qutip.destroy(nmax))
-    H = w1 * a1.dag() * a1 + w2 * a2.dag() * a2 + lam * (a1 + a1.dag()) * (a2 + a2.dag())
-    rho = (-H / T).expm()
-    rho = rho / rho.tr()
+    a1, _, rho = fock_pp_gibbs(w1, w2, float(m.lam), T, nmax=30)
     I_fock = qutip.entropy_mutual(rho, 0, 1)
     s = oscillator_steady_state(m, "gibbs")
     np.testing.assert_allclose(two_mode_mutual_information(s), I_fock, rtol=1e-7)

@@ -38,8 +38,10 @@ from __future__ import annotations
 import warnings
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
+
+from jaxent._validation import is_concrete as _is_concrete
+from jaxent.fock.operators import destroy
 
 from ..phase_space.grid import PolarGrid
 from ..phase_space.husimi import _check_operator, bargmann_polar
@@ -49,14 +51,6 @@ DIAGNOSTIC_TOL = 1e-9
 
 _TINY = float(jnp.finfo(jnp.float64).tiny)
 _Q_FLOOR = 1e-140  # Q below this adds < 1e-140 to the current integrals; see _ratio
-
-
-def _destroy(nmax: int):
-    return jnp.diag(jnp.sqrt(jnp.arange(1, nmax, dtype=jnp.float64)), k=1).astype(jnp.complex128)
-
-
-def _is_concrete(*xs) -> bool:
-    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
 
 
 def _safe_log(Q):
@@ -149,7 +143,7 @@ def _validate(rho, H, kappa, grid):
 @eqx.filter_jit
 def _photon_loss_terms(rho, H, kappa, grid: PolarGrid) -> PhotonLossTerms:
     nmax = grid.nmax
-    a = _destroy(nmax)
+    a = destroy(nmax)
     ad = a.T
     n_op = ad @ a
     a_rho = a @ rho
@@ -280,7 +274,7 @@ def kerr_unitary_entropy_production(rho, U, grid: PolarGrid):
     assumes an untruncated $H$).
     """
     rho = _check_operator(rho, grid.nmax, "rho")
-    a = _destroy(grid.nmax)
+    a = destroy(grid.nmax)
     fields = bargmann_polar(jnp.stack([rho, a @ rho, a @ rho @ a.T]), grid)
     Q, A, B = fields[0].real, fields[1], fields[2].real
     mu = grid.points()

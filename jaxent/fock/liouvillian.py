@@ -18,13 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-def _is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+from jaxent._validation import is_concrete as _is_concrete
 
 
 def as_c_ops(c_ops, nmax: int | None = None) -> jnp.ndarray:

@@ -35,6 +35,8 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
+from jaxent._validation import is_concrete as _is_concrete
+
 __all__ = [
     "symplectic_form",
     "drift_diffusion",
@@ -53,12 +55,6 @@ def symplectic_form(n_modes: int) -> Array:
     """``Omega = (+)_{j=1}^n [[0, 1], [-1, 0]]``, shape ``(2n, 2n)``: ``[r_i, r_j] = i Omega_ij``."""
     w = jnp.array([[0.0, 1.0], [-1.0, 0.0]])
     return jnp.kron(jnp.eye(n_modes), w)
-
-
-def _is_concrete(*xs) -> bool:
-    import jax.core
-
-    return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
 def _check_rates(kappa, nbar) -> None:
