@@ -17,32 +17,31 @@ from __future__ import annotations
 
 import functools
 import math
-from jaxent._validation import static_int
+import warnings
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxent.fock.banded import (
-    BandedLindblad,
-    _eliminate,
-    _finish,
-    _populations,
-    _reconstruct,
-    _slow_analysis,
-)
+from jaxent._validation import static_int
 from jaxent.fock.operators import create, destroy, number
-from jaxent.fock.steady_state import SteadyState
-from jaxent.fock.truncation import TAIL_TOL, check_truncation
-
-#: ``kerr_steady_state(pin="auto")`` pins the slow-mode weight when the predicted error of the
-#: plain linear solve exceeds this.
-PIN_TOL = 1e-11
+from jaxent.fock.truncation import TruncationWarning, check_truncation
+from jaxent.lindblad import BandedElimination, BandedLindbladian, ExactMoment, SteadyState, steady_state
+from jaxent.resources import banded_memory_bytes, check_memory
+from jaxent.tolerances import PIN_TOL, TAIL_TOL  # noqa: F401 - PIN_TOL re-exported
 
 
-def _f64(x):
-    return jnp.asarray(x, dtype=jnp.float64)
+def _f64_named(name):
+    def convert(x):
+        if isinstance(x, (str, bytes)) or np.iscomplexobj(x):
+            raise ValueError(f"{name} must be a real number, got {x!r}")
+        try:
+            return jnp.asarray(x, dtype=jnp.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a real number, got {x!r}") from None
+
+    return convert
 
 
 def _concrete_float(x):
@@ -67,11 +66,11 @@ class Kerr(eqx.Module):
     ``ValueError`` naming the parameter for NaN/inf, ``kappa <= 0`` or ``N <= 0``.
     """
 
-    eps: jax.Array = eqx.field(converter=_f64)
-    N: jax.Array = eqx.field(converter=_f64)
-    kappa: jax.Array = eqx.field(converter=_f64, default=0.5)
-    delta: jax.Array = eqx.field(converter=_f64, default=-2.0)
-    u: jax.Array = eqx.field(converter=_f64, default=1.0)
+    eps: jax.Array = eqx.field(converter=_f64_named("eps"))
+    N: jax.Array = eqx.field(converter=_f64_named("N"))
+    kappa: jax.Array = eqx.field(converter=_f64_named("kappa"), default=0.5)
+    delta: jax.Array = eqx.field(converter=_f64_named("delta"), default=-2.0)
+    u: jax.Array = eqx.field(converter=_f64_named("u"), default=1.0)
 
     def __check_init__(self):
         for name in ("eps", "N", "kappa", "delta", "u"):
@@ -104,6 +103,19 @@ class Kerr(eqx.Module):
         return all(_concrete_float(getattr(self, f)) is not None
                    for f in ("eps", "N", "kappa", "delta", "u"))
 
+    def checked(self) -> "Kerr":
+        """The same model with its traced parameters guarded by :func:`equinox.error_if`, so bad
+        values met under ``jit``/``vmap`` raise an error naming the parameter (concrete values
+        were already checked on construction)."""
+        m = self
+        for name in ("eps", "N", "kappa", "delta", "u"):
+            m = eqx.tree_at(lambda t, name=name: getattr(t, name), m,
+                            eqx.error_if(getattr(m, name), ~jnp.isfinite(getattr(m, name)),
+                                         f"{name} must be finite"))
+        m = eqx.tree_at(lambda t: t.kappa, m,
+                        eqx.error_if(m.kappa, m.kappa <= 0, "kappa must be positive (loss 2 kappa)"))
+        return eqx.tree_at(lambda t: t.N, m, eqx.error_if(m.N, m.N <= 0, "N must be positive"))
+
 
 def _check_nmax(nmax) -> int:
     return static_int(nmax, "nmax", 2)
@@ -124,16 +136,16 @@ def kerr_jump_ops(model: Kerr, nmax: int) -> list[jax.Array]:
     return [jnp.sqrt(2.0 * model.kappa) * destroy(nmax)]
 
 
-def kerr_system(model: Kerr, nmax: int) -> BandedLindblad:
-    """The Kerr Lindbladian in the banded form of :mod:`jaxent.fock.banded` (no dense matrices):
+def kerr_lindbladian(model: Kerr, nmax: int) -> BandedLindbladian:
+    """The Kerr Lindbladian as a :class:`~jaxent.lindblad.BandedLindbladian` (no dense matrices):
     ``h_k = Delta k + (U/2) k (k-1)``, ``H_{k+1,k} = i E sqrt(k+1)``, jump ``sqrt(2 kappa) a``."""
     nmax = _check_nmax(nmax)
     k = jnp.arange(nmax, dtype=jnp.float64)
     h = model.delta * k + 0.5 * model.U * k * (k - 1.0)
     e = 1j * model.E * jnp.sqrt(k[1:])
     v = jnp.concatenate([jnp.sqrt(2.0 * model.kappa) * jnp.sqrt(k[1:]), jnp.zeros(1)])
-    return BandedLindblad(h_diag=h, h_low=e.astype(jnp.complex128),
-                          jump_vals=(v.astype(jnp.complex128),), jump_offsets=(1,))
+    return BandedLindbladian(h_diag=h, h_low=e.astype(jnp.complex128),
+                             jump_vals=(v.astype(jnp.complex128),), jump_offsets=(1,))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -171,21 +183,52 @@ def _log_0f2(p, q, log_z, K: int):
     return logF, tail
 
 
-def default_n_terms(model: Kerr | None = None) -> int:
-    """Number of series terms for :func:`kerr_exact_moments`: from concrete parameters, three
-    times the peak position ``|x| + z^(1/3)`` rounded up to a multiple of 512 (at least 1024);
-    4096 when the parameters are traced (enough for ``N`` up to ~80 at ``eps <= 1.5``)."""
-    if model is None or not model.is_concrete():
-        return 4096
+#: Longest exact-moment series summed (memory ``~ 64 bytes x terms``). A weaker nonlinearity
+#: needs more terms (``~ 6 |Delta + i kappa| N / |u|``); below that the model is treated as the
+#: linear cavity where that is exact to float64 (:func:`linear_cavity_limit`), and otherwise no
+#: exact moment is available (no pin, no end-to-end check).
+MAX_TERMS = 1 << 17
+
+
+def series_terms(model: Kerr) -> int | None:
+    """Terms needed by :func:`kerr_exact_moments` for concrete parameters: three times the peak
+    position ``|x| + z^(1/3)`` of the series, rounded up to a multiple of 512 (at least 1024).
+    ``None`` when that exceeds :data:`MAX_TERMS` (a very weak nonlinearity, ``u -> 0``)."""
     eps, N = abs(float(model.eps)), float(model.N)
     kappa, delta, u = float(model.kappa), float(model.delta), float(model.u)
     E, U = eps * math.sqrt(N), abs(u) / N
     if U == 0:
-        raise ValueError("u must be non-zero for the exact Kerr moments")
+        return None
     xabs = 2.0 * math.hypot(delta, kappa) / U
     z = 8.0 * (E / U) ** 2
     est = 3.0 * (xabs + z ** (1.0 / 3.0)) + 64
+    if not math.isfinite(est) or est > MAX_TERMS:
+        return None
     return int(max(1024, 512 * math.ceil(est / 512)))
+
+
+def default_n_terms(model: Kerr | None = None) -> int:
+    """Number of series terms for :func:`kerr_exact_moments`: :func:`series_terms` for concrete
+    parameters, 4096 when they are traced (enough for ``N`` up to ~80 at ``eps <= 1.5``; the
+    ``series_tail`` field tells when it was not). ``ValueError`` naming ``u`` when the
+    nonlinearity is too weak for the series."""
+    if model is None or not model.is_concrete():
+        return 4096
+    K = series_terms(model)
+    if K is None:
+        raise ValueError(f"u={float(model.u):g}: the exact Kerr moments need more than "
+                         f"{MAX_TERMS} series terms for so weak a nonlinearity; use "
+                         "linear_cavity_limit(model) (exact at u = 0) or pin=False")
+    return K
+
+
+def linear_cavity_limit(model: Kerr) -> jax.Array:
+    r"""Coherent amplitude $lpha = E/(\kappa + i\Delta)$ of the linear driven cavity ($u = 0$):
+    from $\dot a = -(\kappa + i\Delta)a + E$ its NESS is the coherent state $|lpha
+angle$, exactly.
+    The Kerr NESS approaches it with relative corrections ``O(u |alpha|^2 / (N |kappa + i Delta|))``.
+    """
+    return model.E / (model.kappa + 1j * model.delta)
 
 
 @functools.partial(jax.jit, static_argnames="n_terms")
@@ -278,18 +321,20 @@ def choose_nmax(model, eps_max=None, *, kappa=0.5, delta=-2.0, u=1.0, round_to: 
     r"""Truncation ``nmax`` (Hilbert-space dimension) for the Kerr NESS.
 
     ``choose_nmax(Kerr(...))`` or ``choose_nmax(N, eps_max, kappa=..., delta=..., u=...)``.
-    Two upper estimates of where the photon distribution ends, the smaller one is used:
+    The photon distribution must end below ``nmax`` on *every* branch that carries weight:
 
-    - exact moments (:func:`kerr_exact_moments`): ``<n> + SIGMAS std(n) + MARGIN``; tight for a
-      unimodal NESS, but near ``eps_c`` the variance is that of a dark/bright mixture and
-      grossly overestimates the tail;
-    - the brightest mean-field branch ``n_b = N max(ntilde)`` (:func:`mean_field_photons`) with
-      a sub-Poissonian width: ``n_b + SIGMAS sqrt(FANO n_b) + MARGIN`` (the bright state of the
-      Kerr NESS has a Fano factor ~0.6).
+    - exact moments (:func:`kerr_exact_moments`): ``<n> + SIGMAS std(n) + MARGIN``; right for a
+      unimodal NESS;
+    - the brightest mean-field branch ``n_b = N max(ntilde)`` (:func:`mean_field_photons`) with a
+      sub-Poissonian width ``n_b + SIGMAS sqrt(FANO n_b) + MARGIN``. Inside the bistability window
+      the NESS is a dark/bright mixture; a bright peak of weight ``1e-6`` barely moves the
+      mixture's variance but still biases ``<n>`` at 1e-10 once cut off, so the bright branch
+      sets the bound whenever it exists.
 
-    Rounded up to a multiple of ``round_to``. Calibrated so that the top 5 % of the levels hold
-    less than 1e-10 for N = 5..40, eps = 0.5..1.3 (the tail check of :func:`kerr_steady_state`
-    verifies it for any other point). For a sweep, pass the largest pump.
+    The larger of the two is used, rounded up to a multiple of ``round_to``. Checked against the
+    exact ``<n>`` to 1e-10 for N = 5..40 and eps = 0.5..1.3, bistability window included; the
+    tail check of :func:`kerr_steady_state` covers any other point. For a sweep pass the largest
+    pump (the bright branch grows with eps).
     """
     if not isinstance(model, Kerr):
         if eps_max is None:
@@ -297,14 +342,19 @@ def choose_nmax(model, eps_max=None, *, kappa=0.5, delta=-2.0, u=1.0, round_to: 
         model = Kerr(eps=eps_max, N=model, kappa=kappa, delta=delta, u=u)
     if not model.is_concrete():
         raise ValueError("choose_nmax needs concrete parameters (call it outside jit)")
-    mom = kerr_exact_moments(model)
-    n, var = float(mom.n), max(float(mom.var_n), 0.0)
+    K = series_terms(model)
+    if K is None:  # linear cavity: coherent state
+        n = float(abs(linear_cavity_limit(model)) ** 2)
+        var = n
+    else:
+        mom = kerr_exact_moments(model, K)
+        n, var = float(mom.n), max(float(mom.var_n), 0.0)
     est = n + SIGMAS * math.sqrt(var) + MARGIN
     nt = mean_field_photons(float(model.eps), float(model.kappa), float(model.delta),
                             float(model.u))
     if nt.size:
         nb = max(float(model.N) * float(nt[-1]), n)
-        est = min(est, nb + SIGMAS * math.sqrt(FANO * max(nb, 1.0)) + MARGIN)
+        est = max(est, nb + SIGMAS * math.sqrt(FANO * max(nb, 1.0)) + MARGIN)
     r = max(1, int(round_to))
     return int(r * math.ceil(math.ceil(est) / r))
 
@@ -314,66 +364,77 @@ def choose_nmax(model, eps_max=None, *, kappa=0.5, delta=-2.0, u=1.0, round_to: 
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _kerr_ness(model: Kerr, nmax: int, pin, n_buckets: int, n_terms: int) -> SteadyState:
-    sys = kerr_system(model, nmax)
-    Rs, M0 = _eliminate(sys, n_buckets)
-    x0 = _populations(M0)
-    gap, err, v = _slow_analysis(M0)
-    pinned = jnp.asarray(False)
-    if pin is not False:
-        n_ex = kerr_exact_moments(model, n_terms).n
-        k = jnp.arange(nmax, dtype=jnp.float64)
-        den = k @ v
-        ok = jnp.abs(den) > 1e-12 * nmax
-        t = (n_ex - k @ x0) / jnp.where(ok, den, 1.0)
-        pinned = ok if pin is True else ok & (err > PIN_TOL)
-        x0 = x0 + jnp.where(pinned, t, 0.0) * v
-    rho = _reconstruct(nmax, n_buckets, Rs, x0)
-    return _finish(sys, rho, gap, err, pinned)
+def _kerr_ness(model: Kerr, nmax: int, pin, n_buckets: int, n_terms) -> SteadyState:
+    model = model.checked()
+    L = kerr_lindbladian(model, nmax)
+    constraint = None
+    if pin is not False and n_terms is not None:
+        constraint = ExactMoment(weights=jnp.arange(nmax, dtype=jnp.float64),
+                                 value=kerr_exact_moments(model, n_terms).n,
+                                 when="always" if pin is True else "auto")
+    return steady_state(L, BandedElimination(n_buckets=n_buckets), constraint=constraint)
 
 
 def kerr_steady_state(model: Kerr, nmax: int, *, pin="auto", n_buckets: int = 4,
                       n_terms: int | None = None, truncation: str = "warn",
                       tail_tol: float = TAIL_TOL) -> SteadyState:
-    r"""NESS of the Kerr model by the structured (block-tridiagonal) solver, accurate also where
-    the Liouvillian gap closes.
+    r"""NESS of the Kerr model by the banded solver, accurate also where the Liouvillian gap closes.
 
-    Algorithm: :mod:`jaxent.fock.banded` eliminates the coherences ($d = m - n \ne 0$) and leaves
-    a real Schur complement $M_0$ on the populations. Near $\epsilon_c$ the gap closes
-    exponentially in N, and the weight of the slow mode in the plain solution of $M_0x_0 = 0$ is
-    only known to ``error_estimate`` $= \epsilon_{\rm mach}\|M_0\|/\sigma_2(M_0)$, while the slow
-    subspace (two smallest singular vectors of $M_0$) is well conditioned. With ``pin`` the
-    populations are moved inside that subspace (along its traceless direction, so the trace stays
-    1) until $\langle a^\dagger a\rangle$ equals the exact value (:func:`kerr_exact_moments`);
-    $\langle a\rangle$ is then an independent check.
+    :class:`~jaxent.lindblad.BandedElimination` eliminates the coherences ($d = m - n \ne 0$) and
+    leaves a real Schur complement on the populations. Near $\epsilon_c$ the gap closes
+    exponentially in N and the weight of the slow mode of any float64 solve is only known to
+    ``error_estimate``, while the slow subspace is well conditioned. With ``pin`` that weight,
+    and that of the derivative, is fixed by the exact $\langle a^\dagger a\rangle$
+    (:func:`kerr_exact_moments`, an :class:`~jaxent.lindblad.ExactMoment` constraint), so states
+    *and* gradients are accurate to float64 at every N; $\langle a\rangle$ remains an
+    independent check.
 
     **Arguments:**
     - ``model``: :class:`Kerr`; ``nmax``: Hilbert-space dimension (static int >= 2; see
       :func:`choose_nmax`).
-    - ``pin``: ``"auto"`` (pin when ``error_estimate > PIN_TOL``), ``True`` or ``False``.
-    - ``n_buckets``: padding groups of the elimination (static; compile-time vs run-time).
-    - ``n_terms``: series length for the exact moments (static; default :func:`default_n_terms`).
-    - ``truncation``: ``"warn"``, ``"raise"`` or ``"ignore"``: eager Fock-tail check
-      (:func:`~jaxent.fock.truncation.check_truncation`) when called outside ``jit``.
+    - ``pin``: ``"auto"`` (pin where ``error_estimate > PIN_TOL``), ``True`` or ``False``.
+    - ``n_buckets``: padding groups of the elimination (static; compile time vs run time).
+    - ``n_terms``: series length of the exact moments (static; default :func:`series_terms` of
+      the concrete model, 4096 under ``jit``). With a nonlinearity too weak for the series
+      (``u -> 0``) there is nothing to pin and the state is solved plainly (well conditioned:
+      no bistability).
+    - ``truncation``: ``"warn"``, ``"raise"`` or ``"ignore"``: eager Fock-tail check.
 
-    **Returns:** :class:`~jaxent.fock.steady_state.SteadyState` (``pinned`` says whether the exact
-    moment was used). Differentiable in every field of ``model`` (the pinning shift is
-    differentiated through the exact moment; the slow direction is held fixed), jit- and
-    vmap-able over the parameters at fixed ``nmax``.
+    **Returns:** :class:`~jaxent.lindblad.SteadyState`. Differentiable in every field of ``model``
+    by implicit differentiation (:func:`jaxent.lindblad.steady_state`), forward and reverse mode;
+    jit- and vmap-able over the parameters at fixed ``nmax``.
     """
     nmax = _check_nmax(nmax)
     if pin not in ("auto", True, False):
         raise ValueError(f"pin must be 'auto', True or False, got {pin!r}")
     if model.is_concrete():
-        mom = kerr_exact_moments(model, n_terms)
-        n_ex, sd = float(mom.n), math.sqrt(max(float(mom.var_n), 0.0))
+        if n_terms is None:
+            n_terms = series_terms(model)
+        need = choose_nmax(model)
+        if n_terms is not None:
+            mom = kerr_exact_moments(model, n_terms)
+            n_ex, sd = float(mom.n), math.sqrt(max(float(mom.var_n), 0.0))
+        else:
+            n_ex = float(abs(linear_cavity_limit(model)) ** 2)
+            sd = math.sqrt(n_ex)
         if nmax < n_ex + 2.0 * sd + 2.0:
-            raise ValueError(
-                f"nmax={nmax} is far too small for <n>={n_ex:.1f} (std {sd:.1f}); "
-                f"use nmax >= {choose_nmax(model)} (choose_nmax)")
-    if n_terms is None:
-        n_terms = default_n_terms(model)
-    ss = _kerr_ness(model, nmax, pin, n_buckets, int(n_terms))
+            raise ValueError(f"nmax={nmax} is far too small for <n>={n_ex:.1f} (std {sd:.1f}); "
+                             f"use nmax >= {need} (choose_nmax)")
+        check_memory(banded_memory_bytes(nmax, n_buckets), f"the Kerr NESS at nmax={nmax}",
+                     "reduce N (nmax grows ~ 1.6 N at eps = 1.3)")
+    elif n_terms is None:
+        n_terms = default_n_terms(None)
+    if pin is True and n_terms is None:
+        raise ValueError(f"pin=True needs the exact moments, unavailable for u={float(model.u):g}")
+    ss = _kerr_ness(model, nmax, pin, n_buckets, n_terms)
     if truncation != "ignore" and not isinstance(ss.rho, jax.core.Tracer):
-        check_truncation(ss, tail_tol, truncation)
+        ok = check_truncation(ss, tail_tol, "ignore")
+        if not ok:
+            need = choose_nmax(model) if model.is_concrete() else None
+            better = max(need or 0, int(math.ceil(1.25 * nmax)))
+            msg = (f"Fock truncation too small: population {float(ss.tail_population):.2e} in the "
+                   f"top levels of nmax={nmax} exceeds {tail_tol:g}; use nmax={better}")
+            if truncation == "raise":
+                raise ValueError(msg)
+            warnings.warn(msg, TruncationWarning, stacklevel=2)
     return ss

@@ -1,0 +1,18 @@
+"""Lindbladian operators, steady-state solvers and implicit differentiation (the engine)."""
+
+from jaxent.lindblad.operators import AbstractLindbladian, BandedLindbladian, DenseLindbladian
+from jaxent.lindblad.solvers import (
+    AbstractSolver,
+    BandedElimination,
+    DenseSolver,
+    KrylovSolver,
+    Pin,
+)
+from jaxent.lindblad.steady_state import (
+    ConditioningWarning,
+    ExactMoment,
+    SteadyState,
+    check_steady_state,
+    default_solver,
+    steady_state,
+)

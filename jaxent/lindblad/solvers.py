@@ -1,0 +1,488 @@
+r"""Steady-state solvers in the manner of lineax: ``init`` factorises, ``compute`` solves,
+``transpose`` gives the adjoint solve.
+
+Every solver solves the *bordered* problem
+
+$$\mathcal L y = b,\qquad \mathrm{tr}\,y = \tau,\qquad
+  \big[\ \mathrm{tr}(O y) = c\ \text{ if a pin is active}\ \big]$$
+
+for a Hermitian, trace-consistent right-hand side ($\mathrm{tr}\,b = 0$). The steady state is
+``b = 0, tau = 1``; the implicit derivative of a steady state is ``b = -(dL) rho, tau = 0`` with
+the pinned moment's derivative as ``c`` (:mod:`jaxent.lindblad.steady_state`). ``compute`` is
+linear in ``(b, tau, c)`` and built from linear operations on the stored factors only, so JAX
+transposes it for reverse mode and ``transpose`` is :func:`jax.linear_transpose` of it.
+
+Pins: near a first-order dissipative transition the gap $\lambda_1$ closes exponentially in the
+system size, and the weight of the slow mode is determined only to
+$\epsilon_{\rm mach}\|\mathcal L\|/\lambda_1$ by *any* float64 solve, while the two-dimensional
+slow subspace (null vector + slow mode) stays well conditioned. A pin replaces the
+ill-conditioned slow equation by an exactly known moment $\mathrm{tr}(O\rho)$ of a diagonal
+observable ``O`` (weights on the populations), e.g. the exact Kerr photon number. The same
+replacement is applied to the derivative, so the gradient is as well conditioned as the state.
+
+Solvers:
+
+- :class:`DenseSolver`: any Lindbladian via its ``(n^2, n^2)`` matrix; bordered LU, plus an SVD
+  for the diagnostics and for pins. ``n`` up to ~30.
+- :class:`BandedElimination`: :class:`~jaxent.lindblad.operators.BandedLindbladian`;
+  block elimination over $d = m - n$ with Hermitian folding, ``O(n^4)`` time, ``O(n^3)`` memory
+  (one LU per block, reused by every solve). ``n`` of a few hundred.
+- :class:`KrylovSolver`: any Lindbladian, matrix-free GMRES (lineax) on ``L.mv``; no pins.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+import lineax as lx
+import numpy as np
+
+from jaxent.lindblad.operators import AbstractLindbladian, BandedLindbladian
+from jaxent.tolerances import EPS64
+
+
+class Pin(eqx.Module):
+    r"""An exactly known moment $\mathrm{tr}(O\rho) = $ ``value`` of a diagonal observable.
+
+    ``weights``: ``(n,)`` real, the diagonal of ``O`` in the Fock basis (e.g. ``arange(n)`` for
+    $a^\dagger a$); ``value``: its exact value (traced, differentiable); ``active``: boolean
+    array, whether to use it (e.g. only where the plain solve is ill-conditioned).
+    """
+
+    weights: jax.Array
+    value: jax.Array
+    active: jax.Array
+
+
+def _constrained_svd_solve(U, s, Vh, r, tau, pin: Pin | None):
+    """Solve ``M y = r`` with ``sum(y) = tau`` (and ``w . y = value`` when pinned) from the SVD
+    ``M = U diag(s) Vh`` (real or complex): the slowest one (two when pinned) singular
+    directions are fixed by the constraints instead of by ``1/s``. Linear in ``(r, tau, value)``.
+    Returns ``(y, pinned)``."""
+    n = s.shape[0]
+    idx = jnp.arange(n)
+    coef = jnp.conj(U).T @ r
+    one = jnp.ones(n, Vh.dtype)
+    V = jnp.conj(Vh).T
+
+    def with_slow(k):
+        inv = jnp.where(idx < n - k, 1.0 / jnp.where(idx < n - k, s, 1.0), 0.0)
+        fast = V @ (coef * inv)
+        return fast, V[:, n - k:]
+
+    fast1, V1 = with_slow(1)
+    y1 = fast1 + V1[:, 0] * (tau - one @ fast1) / (one @ V1[:, 0])
+    if pin is None or n < 2:
+        return y1, jnp.asarray(False)
+    fast2, V2 = with_slow(2)
+    w = pin.weights.astype(V2.dtype)
+    K = jnp.stack([one @ V2, w @ V2])
+    det = K[0, 0] * K[1, 1] - K[0, 1] * K[1, 0]
+    scale = jnp.abs(K[0, 0]) * jnp.max(jnp.abs(w)) + jnp.abs(K[0, 1]) * jnp.max(jnp.abs(w))
+    ok = jnp.abs(det) > 1e-10 * scale
+    rhs = jnp.stack([tau - one @ fast2, pin.value - w @ fast2])
+    Ksafe = jnp.where(ok, K, jnp.eye(2, dtype=K.dtype))
+    y2 = fast2 + V2 @ jnp.linalg.solve(Ksafe, rhs.astype(K.dtype))
+    pinned = jnp.logical_and(pin.active, ok)
+    return jnp.where(pinned, y2, y1), pinned
+
+
+def _slow_diagnostics(U, s, Vh, M):
+    """``(gap, err)``: the slow relaxation-rate estimate from the Petrov-Galerkin projection of
+    ``M`` on its two smallest singular pairs, and ``eps ||M|| / sigma_2``."""
+    n = s.shape[0]
+    if n < 2:
+        return jnp.asarray(jnp.inf), jnp.asarray(0.0)
+    U2, V2 = U[:, -2:], jnp.conj(Vh[-2:]).T
+    G = jnp.linalg.solve(jnp.conj(U2).T @ V2, jnp.conj(U2).T @ M @ V2)
+    tr, det = G[0, 0] + G[1, 1], G[0, 0] * G[1, 1] - G[0, 1] * G[1, 0]
+    root = jnp.sqrt((0.25 * tr**2 - det).astype(jnp.complex128))
+    gap = jnp.maximum(jnp.abs(0.5 * tr + root), jnp.abs(0.5 * tr - root))
+    return gap, EPS64 * s[0] / s[-2]
+
+
+class AbstractSolver(eqx.Module):
+    """``init(L) -> state``; ``compute(state, b, tau, pin) -> y``; ``diagnostics(state) ->
+    (gap_estimate, error_estimate)``; ``transpose(state, ct) -> cotangent of b``."""
+
+    def init(self, L: AbstractLindbladian):
+        raise NotImplementedError
+
+    def compute(self, state, b, tau, pin: Pin | None = None):
+        raise NotImplementedError
+
+    def diagnostics(self, state):
+        raise NotImplementedError
+
+    def supports_pin(self) -> bool:
+        return True
+
+    def transpose(self, state, ct, pin: Pin | None = None):
+        """Adjoint of ``b -> compute(state, b, 0, pin with value 0)``: the solve that reverse-mode
+        differentiation performs, reusing the factors of ``state``."""
+        n = ct.shape[0]
+        zpin = None if pin is None else eqx.tree_at(lambda p: p.value, pin, jnp.zeros(()))
+
+        def f(b):
+            return self.compute(state, b, jnp.zeros(()), zpin)
+
+        (out,) = jax.linear_transpose(f, jnp.zeros((n, n), jnp.complex128))(ct)
+        return out
+
+
+def _hermitize(y):
+    return 0.5 * (y + jnp.conj(y).T)
+
+
+# ----------------------------------------------------------------------------------------------
+# dense
+
+
+class DenseSolver(AbstractSolver):
+    """Dense solves on the ``(n^2, n^2)`` superoperator: bordered LU for plain solves, SVD for
+    pins and diagnostics (``diagnose=False`` skips the ``O(n^6)`` SVD; then no pins and NaN
+    diagnostics)."""
+
+    diagnose: bool = eqx.field(static=True, default=True)
+
+    def init(self, L):
+        n = L.dim
+        Lm = L.as_matrix()
+        t = jnp.eye(n, dtype=jnp.complex128).T.reshape(-1)
+        w = jnp.max(jnp.abs(jnp.diagonal(Lm))) + 1.0
+        lu = jsl.lu_factor(Lm + w * jnp.outer(t, t) / n)
+        svd = jnp.linalg.svd(Lm) if self.diagnose else None
+        return dict(n=n, Lm=Lm, t=t, w=w, lu=lu, svd=svd)
+
+    def supports_pin(self) -> bool:
+        return self.diagnose
+
+    def compute(self, state, b, tau, pin=None):
+        n = state["n"]
+        vb = (jnp.zeros(n * n, jnp.complex128) if b is None
+              else jnp.asarray(b, jnp.complex128).T.reshape(-1))
+        if pin is None:
+            y = jsl.lu_solve(state["lu"], vb + state["w"] * state["t"] * tau / n)
+            return _hermitize(y.reshape(n, n).T), jnp.asarray(False)
+        if state["svd"] is None:
+            raise ValueError("DenseSolver(diagnose=False) cannot apply a pin (needs the SVD)")
+        U, s, Vh = state["svd"]
+        # tr(y) and tr(O y) as functionals on vec(y): vec(I) and vec(diag(w)) are both diagonal
+        # so the row sums of the reshaped matrix pick them out.
+        y, pinned = _vec_constrained(U, s, Vh, vb, tau, pin, n)
+        return _hermitize(y.reshape(n, n).T), pinned
+
+    def diagnostics(self, state):
+        if state["svd"] is None:
+            return jnp.asarray(jnp.nan), jnp.asarray(jnp.nan)
+        U, s, Vh = state["svd"]
+        return s[-2], EPS64 * s[0] / s[-2]
+
+
+def _vec_constrained(U, s, Vh, r, tau, pin, n):
+    """:func:`_constrained_svd_solve` for vectorised ``n x n`` matrices (trace functional
+    ``vec(I)``, pin functional ``vec(diag(w))``)."""
+    diag_idx = np.arange(n) * (n + 1)
+    trace_fn = jnp.zeros(n * n).at[diag_idx].set(1.0)
+    m = s.shape[0]
+    idx = jnp.arange(m)
+    coef = jnp.conj(U).T @ r
+    V = jnp.conj(Vh).T
+
+    def fast(k):
+        inv = jnp.where(idx < m - k, 1.0 / jnp.where(idx < m - k, s, 1.0), 0.0)
+        return V @ (coef * inv), V[:, m - k:]
+
+    f1, V1 = fast(1)
+    y1 = f1 + V1[:, 0] * (tau - trace_fn @ f1) / (trace_fn @ V1[:, 0])
+    w = jnp.zeros(n * n).at[diag_idx].set(pin.weights)
+    f2, V2 = fast(2)
+    K = jnp.stack([trace_fn @ V2, w @ V2])
+    det = K[0, 0] * K[1, 1] - K[0, 1] * K[1, 0]
+    ok = jnp.abs(det) > 1e-10 * (jnp.abs(K[0, 0]) + jnp.abs(K[0, 1])) * jnp.max(jnp.abs(w))
+    rhs = jnp.stack([tau - trace_fn @ f2, pin.value - w @ f2]).astype(K.dtype)
+    y2 = f2 + V2 @ jnp.linalg.solve(jnp.where(ok, K, jnp.eye(2, dtype=K.dtype)), rhs)
+    pinned = jnp.logical_and(pin.active, ok)
+    return jnp.where(pinned, y2, y1), pinned
+
+
+# ----------------------------------------------------------------------------------------------
+# banded: block elimination over d = m - n
+
+
+@functools.lru_cache(maxsize=None)
+def bucket_bounds(nmax: int, n_buckets: int) -> tuple[tuple[int, int], ...]:
+    """Split ``d = 1 .. nmax-1`` into at most ``n_buckets`` contiguous groups ``(d_lo, d_hi)``
+    minimising the padded work ``sum_g count_g (nmax - d_lo_g + 1)^3`` (exact dynamic
+    programme; cached). Ordered from low ``d`` (large blocks) to high ``d``."""
+    D = nmax - 1
+    if D <= 0:
+        return ()
+    B = max(1, min(n_buckets, D))
+    d = np.arange(1, D + 1)
+    best = np.full((B + 1, D + 2), np.inf)
+    arg = np.zeros((B + 1, D + 2), dtype=int)
+    best[0, D + 1] = 0.0
+    for b in range(1, B + 1):
+        for i in range(D, 0, -1):
+            js = d[d >= i]
+            cost = (js - i + 1) * float(nmax - i + 1) ** 3 + best[b - 1, js + 1]
+            k = int(np.argmin(cost))
+            best[b, i] = cost[k]
+            arg[b, i] = js[k]
+    b = int(np.argmin(best[1:, 1])) + 1
+    bounds, i = [], 1
+    while i <= D:
+        j = int(arg[b, i])
+        bounds.append((i, j))
+        i, b = j + 1, b - 1
+    return tuple(bounds)
+
+
+def _gather(arr, idx, valid):
+    """``arr[idx]`` where ``valid``, else 0 (static numpy ``idx``/``valid``)."""
+    n = arr.shape[0]
+    if n == 0:
+        return jnp.zeros(idx.shape, arr.dtype)
+    safe = np.where(valid, np.clip(idx, 0, n - 1), 0)
+    return jnp.where(jnp.asarray(valid), arr[safe], 0.0)
+
+
+def _coefficients(L: BandedLindbladian, ds: np.ndarray, Q: int):
+    r"""Block coefficients of $C_d x_{d-1} + A_d x_d + B_d x_{d+1}$ for ``d in ds``, padded to
+    ``Q``: ``a`` (diagonal of $A_d$), ``jumps`` (band of $A_d$ per jump operator), ``b0, b1``
+    ($B_d$ on rows ``k`` and ``k-1``), ``c0, c1`` ($C_d$ on ``k`` and ``k+1``), ``valid``."""
+    n = L.dim
+    k = np.arange(Q)[None, :]
+    d = ds[:, None]
+    m = k + d
+    s_d = n - d
+    valid = k < s_d
+    kk = np.broadcast_to(k, m.shape)
+    h = L.h_diag.astype(jnp.complex128)
+    e = L.h_low
+    g = L.decay_rates()
+    a = (-1j * (_gather(h, m, valid) - _gather(h, kk, valid))
+         - 0.5 * (_gather(g, m, valid) + _gather(g, kk, valid)))
+    jumps = []
+    for v, s in zip(L.jump_vals, L.jump_offsets):
+        col_ok = valid & (k + s >= 0) & (k + s < s_d)
+        jumps.append(_gather(v, m, col_ok) * jnp.conj(_gather(v, kk, col_ok)))
+    return dict(
+        a=a, jumps=tuple(jumps),
+        c0=-1j * _gather(e, m - 1, valid & (m - 1 >= 0)),
+        c1=1j * _gather(e, kk, valid & (kk <= n - 2)),
+        b0=-1j * jnp.conj(_gather(e, m, valid & (kk <= s_d - 2))),
+        b1=1j * jnp.conj(_gather(e, kk - 1, valid & (kk >= 1) & (kk <= s_d - 1))),
+        valid=jnp.asarray(np.broadcast_to(valid, m.shape)),
+    )
+
+
+def _band_matrix(c, offsets, Q):
+    A = jnp.diag(c["a"])
+    for vals, s in zip(c["jumps"], offsets):
+        if s == 0:
+            A = A + jnp.diag(vals)
+        elif s > 0:
+            A = A + jnp.diag(vals[: Q - s], s)
+        else:
+            A = A + jnp.diag(vals[-s:], s)
+    return A
+
+
+def _b_times(c, z):
+    """``B_d z`` for a vector or matrix ``z`` (rows indexed by ``k``)."""
+    zs = jnp.concatenate([jnp.zeros_like(z[:1]), z[:-1]], axis=0)
+    if z.ndim == 1:
+        return c["b0"] * z + c["b1"] * zs
+    return c["b0"][:, None] * z + c["b1"][:, None] * zs
+
+
+def _c_times(c, z):
+    """``C_d z`` for a vector ``z``."""
+    zs = jnp.concatenate([z[1:], jnp.zeros_like(z[:1])])
+    return c["c0"] * z + c["c1"] * zs
+
+
+def _blocks(b, n: int, ds: np.ndarray, Q: int):
+    """``b_d[k] = b[k + d, k]`` for ``d in ds``, padded with zeros to ``Q``."""
+    k = np.arange(Q)[None, :]
+    rows = k + ds[:, None]
+    valid = k < (n - ds)[:, None]
+    safe_r = np.where(valid, rows, 0)
+    safe_c = np.where(valid, np.broadcast_to(k, rows.shape), 0)
+    return jnp.where(jnp.asarray(valid), b[safe_r, safe_c], 0.0)
+
+
+def _pad_to(x, Q):
+    if x.shape[0] >= Q:
+        return x[:Q] if x.ndim == 1 else x[:Q, :Q]
+    if x.ndim == 1:
+        return jnp.pad(x, (0, Q - x.shape[0]))
+    return jnp.pad(x, ((0, Q - x.shape[0]), (0, Q - x.shape[1])))
+
+
+class BandedElimination(AbstractSolver):
+    r"""Block elimination over $d = m - n$ for a :class:`BandedLindbladian`.
+
+    Ordering $\rho_{mn}$ by $d$ with blocks $x_d[k] = \rho_{k+d,k}$, $\mathcal L y = b$ reads
+    $C_d y_{d-1} + A_d y_d + B_d y_{d+1} = b_d$ ($A_d$ banded, $B_d, C_d$ bidiagonal), and
+    Hermiticity gives $y_{-d} = \bar y_d$, so only $d \ge 0$ is solved:
+
+    - ``init``: from $d = n-1$ down to 1, $S_d = A_d + B_d R_{d+1}$ is LU-factorised and
+      $R_d = -S_d^{-1}C_d$ carried (never stored); the populations' real Schur complement
+      $M_0 = \mathrm{Re}(A_0 + 2B_0R_1)$ is SVD-factorised. ``O(n^4)`` flops, ``O(n^3)`` memory.
+    - ``compute``: $g_d = S_d^{-1}(b_d - B_d g_{d+1})$ downwards, then
+      $M_0 y_0 = \mathrm{Re}\,b_0 - 2\mathrm{Re}(B_0 g_1)$ with the trace (and pin) constraints
+      (:func:`_constrained_svd_solve`), then $y_d = g_d - S_d^{-1}C_d y_{d-1}$ upwards.
+      ``O(n^3)``: a gradient costs a fraction of the factorisation.
+
+    ``n_buckets`` (static) groups the diagonals into runs padded to a common block size (one
+    ``lax.scan`` each): more buckets, less padding work, more compilation.
+    """
+
+    n_buckets: int = eqx.field(static=True, default=4)
+
+    def init(self, L: BandedLindbladian):
+        if not isinstance(L, BandedLindbladian):
+            raise TypeError("BandedElimination needs a BandedLindbladian "
+                            f"(got {type(L).__name__}); use DenseSolver or KrylovSolver")
+        n = L.dim
+        offsets = L.jump_offsets
+        bounds = bucket_bounds(n, self.n_buckets)
+        lus, coefs = [None] * len(bounds), [None] * len(bounds)
+        R = None
+        for g in range(len(bounds) - 1, -1, -1):
+            lo, hi = bounds[g]
+            Q = n - lo + 1
+            coef = _coefficients(L, np.arange(lo, hi + 1), Q)
+            R = jnp.zeros((Q, Q), jnp.complex128) if R is None else _pad_to(R, Q)
+            eye = jnp.eye(Q, dtype=jnp.complex128)
+
+            def step(R_next, c, Q=Q, eye=eye):
+                S = _band_matrix(c, offsets, Q) + _b_times(c, R_next)
+                S = jnp.where(c["valid"][:, None] & c["valid"][None, :], S, eye)
+                lu, piv = jsl.lu_factor(S)
+                Cm = jnp.diag(c["c0"]) + jnp.diag(c["c1"][:-1], 1)
+                R_d = -jsl.lu_solve((lu, piv), Cm)
+                return R_d, (lu, piv)
+
+            R, lus[g] = jax.lax.scan(step, R, coef, reverse=True)
+            coefs[g] = coef
+        c0 = jax.tree_util.tree_map(lambda x: x[0], _coefficients(L, np.array([0]), n))
+        M0 = jnp.real(_band_matrix(c0, offsets, n))
+        if R is not None:
+            M0 = M0 + 2.0 * jnp.real(_b_times(c0, R))
+        svd = jnp.linalg.svd(M0)
+        return dict(n=n, bounds=bounds, lus=tuple(lus), coefs=tuple(coefs), c0=c0, M0=M0,
+                    svd=svd)
+
+    def compute(self, state, b, tau, pin=None):
+        n, bounds = state["n"], state["bounds"]
+        lus, coefs = state["lus"], state["coefs"]
+        if b is None:
+            gs = [None] * len(bounds)
+            g1 = None
+            r = jnp.zeros(n)
+        else:
+            b = jnp.asarray(b, jnp.complex128)
+            gs = [None] * len(bounds)
+            gnext = None
+            for gi in range(len(bounds) - 1, -1, -1):
+                lo, hi = bounds[gi]
+                Q = n - lo + 1
+                bd = _blocks(b, n, np.arange(lo, hi + 1), Q)
+                gnext = jnp.zeros(Q, jnp.complex128) if gnext is None else _pad_to(gnext, Q)
+
+                def down(gn, inp):
+                    (lu, piv), c, bdd = inp
+                    gd = jsl.lu_solve((lu, piv), bdd - _b_times(c, gn))
+                    return gd, gd
+
+                gnext, gs[gi] = jax.lax.scan(down, gnext, (lus[gi], coefs[gi], bd), reverse=True)
+            g1 = gnext
+            r = jnp.real(jnp.diagonal(b))
+            if g1 is not None:
+                r = r - 2.0 * jnp.real(_b_times(state["c0"], g1))
+        U, s, Vh = state["svd"]
+        y0, pinned = _constrained_svd_solve(U, s, Vh, r, tau, pin)
+        # upward sweep y_d = g_d - S_d^{-1} C_d y_{d-1}, assembled into the lower triangle
+        y = y0.astype(jnp.complex128)
+        rows, cols, vals = [], [], []
+        for gi, (lo, hi) in enumerate(bounds):
+            Q = n - lo + 1
+            y = _pad_to(y, Q)
+            gblk = gs[gi] if gs[gi] is not None else jnp.zeros((hi - lo + 1, Q), jnp.complex128)
+
+            def up(yp, inp):
+                (lu, piv), c, gd = inp
+                yd = gd - jsl.lu_solve((lu, piv), _c_times(c, yp))
+                return yd, yd
+
+            y, ys = jax.lax.scan(up, y, (lus[gi], coefs[gi], gblk))
+            ds = np.arange(lo, hi + 1)
+            valid = np.arange(Q)[None, :] < (n - ds)[:, None]
+            di, ki = np.nonzero(valid)
+            rows.append(ki + ds[di])
+            cols.append(ki)
+            vals.append(ys[di, ki])
+        out = jnp.diag(y0.astype(jnp.complex128))
+        if rows:
+            low = jnp.zeros((n, n), jnp.complex128).at[
+                np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(vals), unique_indices=True)
+            out = out + low + jnp.conj(low).T
+        return out, pinned
+
+    def diagnostics(self, state):
+        U, s, Vh = state["svd"]
+        return _slow_diagnostics(U, s, Vh, state["M0"])
+
+
+# ----------------------------------------------------------------------------------------------
+# matrix-free Krylov
+
+
+class KrylovSolver(AbstractSolver):
+    """Matrix-free GMRES (:class:`lineax.GMRES`) on the bordered operator
+    ``y -> L.mv(y) + w tr(y) I / n``; memory ``O(n^2)`` per Krylov vector. No pins and no
+    slow-mode diagnostics (NaN): for spaces too large for the factorising solvers, where the
+    gap is not small. ``rtol``/``atol``/``max_steps`` as lineax."""
+
+    rtol: float = eqx.field(static=True, default=1e-12)
+    atol: float = eqx.field(static=True, default=1e-14)
+    max_steps: int = eqx.field(static=True, default=10_000)
+    restart: int = eqx.field(static=True, default=60)
+
+    def supports_pin(self) -> bool:
+        return False
+
+    def init(self, L):
+        n = L.dim
+        w = jnp.asarray(1.0)  # scale of the border; any positive value makes it regular
+        return dict(n=n, L=L, w=w)
+
+    def compute(self, state, b, tau, pin=None):
+        if pin is not None:
+            raise ValueError("KrylovSolver does not support pins; use BandedElimination or "
+                             "DenseSolver")
+        n, L, w = state["n"], state["L"], state["w"]
+        eye = jnp.eye(n, dtype=jnp.complex128)
+
+        def op(y):
+            return L.mv(y) + w * jnp.trace(y) * eye / n
+
+        struct = jax.ShapeDtypeStruct((n, n), jnp.complex128)
+        A = lx.FunctionLinearOperator(op, struct)
+        rhs = (jnp.zeros((n, n), jnp.complex128) if b is None else jnp.asarray(b, jnp.complex128))
+        rhs = rhs + w * tau * eye / n
+        sol = lx.linear_solve(A, rhs, lx.GMRES(rtol=self.rtol, atol=self.atol,
+                                                max_steps=self.max_steps, restart=self.restart),
+                              throw=False)
+        return _hermitize(sol.value), jnp.asarray(False)
+
+    def diagnostics(self, state):
+        return jnp.asarray(jnp.nan), jnp.asarray(jnp.nan)
