@@ -29,9 +29,19 @@ __version__ = "0.1.0"
 # Fock space -> Liouvillian -> steady state
 from jaxent.fock.liouvillian import apply_liouvillian, liouvillian  # noqa: E402
 from jaxent.fock.operators import create, destroy, number  # noqa: E402
-from jaxent.fock.steady_state import SteadyState, steady_state_dense  # noqa: E402
-from jaxent.fock.banded import steady_state_banded  # noqa: E402
 from jaxent.fock.truncation import TruncationWarning, suggest_nmax  # noqa: E402
+from jaxent.lindblad import (  # noqa: E402
+    BandedElimination,
+    BandedLindbladian,
+    ConditioningWarning,
+    DenseLindbladian,
+    DenseSolver,
+    ExactMoment,
+    KrylovSolver,
+    SteadyState,
+    check_steady_state,
+    steady_state,
+)
 # phase space -> Wehrl entropy production
 from jaxent.phase_space.grid import PolarGrid, polar_grid  # noqa: E402
 from jaxent.phase_space.husimi import husimi_points, husimi_polar  # noqa: E402
@@ -42,8 +52,16 @@ from jaxent.gaussian.lyapunov import evolve_covariance, lyapunov_solve  # noqa: 
 from jaxent.gaussian.entropies import mutual_information, von_neumann_entropy  # noqa: E402
 from jaxent.gaussian.production import wehrl_photon_loss_split  # noqa: E402
 # models and sweeps
-from jaxent.models.kerr import Kerr, choose_nmax, kerr_exact_moments, kerr_steady_state  # noqa: E402
+from jaxent.models.kerr import (  # noqa: E402
+    Kerr,
+    choose_nmax,
+    kerr_exact_moments,
+    kerr_lindbladian,
+    kerr_steady_state,
+)
 from jaxent.models.dicke import Dicke, dicke_point, dicke_sweep  # noqa: E402
 from jaxent.models.chain import Chain, chain_point  # noqa: E402
 from jaxent.models.oscillators import CoupledOscillators, oscillator_steady_state  # noqa: E402
-from jaxent.sweep import kerr_point, kerr_sweep  # noqa: E402
+from jaxent.io import StorageError  # noqa: E402
+from jaxent.sweep import Study, SweepResult, run_sweep  # noqa: E402
+from jaxent.studies.kerr import kerr_point, kerr_sweep  # noqa: E402

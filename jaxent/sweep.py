@@ -1,175 +1,233 @@
-"""Batched parameter sweeps of the Kerr NESS entropy production, written to a resumable CSV.
+r"""One sweep engine for every model: a point function, its parameters as arrays, chunked
+``vmap``, sharding over devices, progress, resumable storage, diagnostics and gradient columns.
 
-Data flow: :class:`~jaxent.models.kerr.Kerr` -> structured NESS (:func:`kerr_steady_state`) ->
-polar Husimi grid -> Wehrl terms (:func:`photon_loss_terms`) -> one CSV row per (N, eps).
+A model registers a :class:`Study`:
 
-Batching: ``nmax`` (and so the grid) sets array shapes and must be static, while ``eps`` is
-traced. Points are therefore grouped by size ``N``; each ``N`` gets one ``nmax`` (chosen for the
-largest ``eps`` of the sweep and rounded up to a multiple of ``nmax_step`` so that several
-sizes share one compilation), and its pump values are evaluated ``chunk`` at a time with
-:func:`jax.vmap`. With several devices the chunk is sharded across them along the pump axis
-(``jax.sharding``), so the same code runs on one CPU or many GPUs.
+- ``params``: the traced float parameters of one point (all key columns of the table);
+  ``labels``: string key columns (e.g. a coupling type), which are static;
+- ``assign_static(points)``: the static data of each point (Python values that set shapes or
+  choose code paths, e.g. the Fock truncation ``nmax``); points with equal static data share
+  one compilation, whatever their parameter values;
+- ``point(p, static)``: ``p`` maps each name of ``params`` to a float64 scalar; returns a dict of
+  scalars holding every name of ``outputs`` (physics, differentiable) and ``diagnostics``
+  (error control);
+- ``checks(row)``: the problems of a finished row, each ``(flag, message with the fix)``;
+- ``static_columns(static)``: columns written from the static data (e.g. ``nmax``);
+- ``preflight(static, chunk)``: raise (``MemoryError``/``ValueError``, one line with the fix)
+  before computing a group that cannot fit.
 
-Each finished chunk is appended to the CSV (fsync'ed) before the next starts; a re-run with
-the same ``--out`` skips every (N, eps, kappa, delta, u) already there.
+:func:`run_sweep` evaluates the points ``chunk`` at a time with ``jax.vmap`` under one ``jax.jit``
+per (study, static, chunk, gradient parameters), pads the last chunk so nothing recompiles, shards
+a chunk across devices when there are several, writes each chunk to a
+:class:`~jaxent.io.ResumableCSV` as it finishes (a re-run resumes; ``recompute_flagged``
+recomputes rows that failed a check), adds ``d<output>_d<param>`` columns by ``jax.jacfwd``
+through the point (implicit derivatives of the steady state), and applies one failure policy:
+every row is written, its failed checks go in the ``flags`` column, and a warning says what to
+change.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import time
 import warnings
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxent.entropy.wehrl import photon_loss_terms
 from jaxent.io import ResumableCSV
-from jaxent.models.kerr import Kerr, choose_nmax, kerr_hamiltonian, kerr_steady_state
-from jaxent.phase_space.grid import polar_grid
 
-#: Columns other tools read; the names are part of the interface.
-KERR_COLUMNS = [
-    "N", "eps", "kappa", "delta", "u", "nmax",
-    "alpha_re", "alpha_im", "n_photons",
-    "S_wehrl", "Phi", "Phi_q", "Pi_ext", "Pi_J", "Pi_d", "Pi_U",
-    # error control, so a reader can check every row after the fact
-    "ness_identity_residual", "tail_population", "grid_norm_error",
-]
-KERR_KEY = ["N", "eps", "kappa", "delta", "u"]
-
-# Tolerances behind the warnings of the sweep (see `_check_row`).
-TAIL_TOL = 1e-10
-GRID_NORM_TOL = 1e-9
-IDENTITY_TOL = 1e-6
+FLAGS = "flags"
 
 
-def kerr_point(model: Kerr, nmax: int, grid) -> dict[str, jax.Array]:
-    """Every Wehrl entropy term of the Kerr NESS at one parameter point.
-
-    Returns a dict of scalars named as :data:`KERR_COLUMNS` (except the parameters).
-    ``alpha = <a>/sqrt(N)`` [GFL20, below Eq. (2)]; the terms follow [GFL20, Eqs. (5)-(8)].
-    ``ness_identity_residual`` is ``(Pi_U + Pi_J - Phi)/Phi``, which vanishes in an exact
-    NESS [GFL20, Eq. (10)]: a free end-to-end check of solver, truncation and grid.
-    Differentiable in every field of ``model``.
-    """
-    ss = kerr_steady_state(model, nmax)
-    H = kerr_hamiltonian(model, nmax)
-    t = photon_loss_terms(ss.rho, H, model.kappa, grid)
-    alpha = t.alpha / jnp.sqrt(model.N)
-    return {
-        "alpha_re": jnp.real(alpha),
-        "alpha_im": jnp.imag(alpha),
-        "n_photons": t.n_photons,
-        "S_wehrl": t.S_wehrl,
-        "Phi": t.Phi,
-        "Phi_q": t.Phi_q,
-        "Pi_ext": t.Pi_ext,
-        "Pi_J": t.Pi_J,
-        "Pi_d": t.Pi_d,
-        "Pi_U": t.Pi_U,
-        "ness_identity_residual": (t.Pi_U + t.Pi_J - t.Phi) / t.Phi,
-        "tail_population": ss.tail_population,
-        "grid_norm_error": t.norm_error,
-    }
+class SweepWarning(RuntimeWarning):
+    """Rows of a sweep failed an error-control check (they are written, with ``flags``)."""
 
 
-@eqx.filter_jit
-def _kerr_batch(eps, N, kappa, delta, u, nmax: int, grid):
-    def one(e):
-        return kerr_point(Kerr(eps=e, N=N, kappa=kappa, delta=delta, u=u), nmax, grid)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Study:
+    """A model's registration with the sweep engine (module docstring)."""
 
-    return jax.vmap(one)(eps)
+    name: str
+    params: tuple[str, ...]
+    outputs: tuple[str, ...]
+    diagnostics: tuple[str, ...]
+    point: Callable[[dict[str, jax.Array], Any], dict[str, jax.Array]]
+    assign_static: Callable[[list[dict]], list[Any]]
+    checks: Callable[[dict], list[tuple[str, str]]]
+    labels: tuple[str, ...] = ()
+    static_columns: Callable[[Any], dict] = lambda static: {}
+    static_names: tuple[str, ...] = ()
+    preflight: Callable[[Any, int], None] | None = None
+    describe: Callable[[Any], str] = lambda static: ""
+
+    @property
+    def key(self) -> list[str]:
+        return list(self.params) + list(self.labels)
+
+    def columns(self, grad: Sequence[str] = ()) -> list[str]:
+        return (self.key + list(self.static_names) + list(self.outputs) + list(self.diagnostics)
+                + grad_columns(self.outputs, grad) + [FLAGS])
 
 
-def _shard(x: jax.Array) -> jax.Array:
+def grad_columns(outputs: Sequence[str], grad: Sequence[str]) -> list[str]:
+    """``d<output>_d<param>`` for every output and every parameter in ``grad``."""
+    return [f"d{o}_d{p}" for p in grad for o in outputs]
+
+
+@dataclasses.dataclass
+class SweepResult:
+    path: str
+    computed: int = 0
+    skipped: int = 0
+    flagged: int = 0
+    compilations: int = 0
+    seconds: float = 0.0
+    groups: list = dataclasses.field(default_factory=list)
+
+
+# (study name, id, static, chunk, grad) -> jitted batch function; and trace counts
+_COMPILED: dict = {}
+TRACE_COUNT: dict = defaultdict(int)
+
+
+def batch_function(study: Study, static, grad: tuple[str, ...] = ()):
+    """The jitted, vmapped point function of ``study`` at ``static`` (cached). Its argument is a
+    dict of ``(chunk,)`` float64 arrays, one per parameter; it returns a dict of ``(chunk,)``
+    arrays (outputs, diagnostics and gradient columns)."""
+    cache_key = (study.name, id(study), static, tuple(grad))
+    fn = _COMPILED.get(cache_key)
+    if fn is not None:
+        return fn
+
+    def one(p):
+        TRACE_COUNT[(study.name, static, tuple(grad))] += 1  # runs once per trace
+        if not grad:
+            return study.point(p, static)
+
+        def f(sub):
+            out = study.point({**p, **sub}, static)
+            return {o: out[o] for o in study.outputs}, out
+
+        jac, out = jax.jacfwd(f, has_aux=True)({g: p[g] for g in grad})
+        out = dict(out)
+        for o in study.outputs:
+            for g in grad:
+                out[f"d{o}_d{g}"] = jac[o][g]
+        return out
+
+    fn = jax.jit(jax.vmap(one))
+    _COMPILED[cache_key] = fn
+    return fn
+
+
+def _shard(batch: dict) -> dict:
     """Spread a batch over all devices along its first axis (no-op on one device)."""
     devices = jax.devices()
     if len(devices) == 1:
-        return x
+        return batch
     mesh = jax.sharding.Mesh(np.array(devices), ("points",))
-    return jax.device_put(x, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("points")))
+    sh = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("points"))
+    return {k: jax.device_put(v, sh) for k, v in batch.items()}
 
 
-def nmax_for_size(N: float, eps_max: float, kappa: float, delta: float, u: float,
-                  nmax_step: int = 16) -> int:
-    """Truncation for a whole sweep at size ``N``: :func:`choose_nmax` at the largest pump,
-    rounded up to a multiple of ``nmax_step`` (fewer distinct shapes -> fewer compilations)."""
-    n = choose_nmax(Kerr(eps=eps_max, N=N, kappa=kappa, delta=delta, u=u))
-    return int(nmax_step * math.ceil(n / nmax_step))
+def _key_of(study: Study, pt: dict) -> dict:
+    return {k: pt[k] for k in study.key}
 
 
-def _check_row(row: dict) -> list[str]:
-    problems = []
-    if not (row["tail_population"] <= TAIL_TOL):
-        problems.append(f"Fock tail population {row['tail_population']:.1e} > {TAIL_TOL:g} "
-                        f"(raise nmax above {row['nmax']})")
-    if not (abs(row["grid_norm_error"]) <= GRID_NORM_TOL):
-        problems.append(f"Husimi grid normalisation error {row['grid_norm_error']:.1e} > "
-                        f"{GRID_NORM_TOL:g} (enlarge the phase-space grid)")
-    if not (abs(row["ness_identity_residual"]) <= IDENTITY_TOL):
-        problems.append(f"NESS identity residual {row['ness_identity_residual']:.1e} > "
-                        f"{IDENTITY_TOL:g} (steady state or grid not converged)")
-    return problems
-
-
-def kerr_sweep(N_values: Sequence[float], eps_values: Sequence[float], out_csv: str | os.PathLike,
-               kappa: float = 0.5, delta: float = -2.0, u: float = 1.0, chunk: int = 8,
-               nmax_step: int = 16, progress: bool = True) -> str:
-    """Compute every Kerr NESS entropy term on the grid ``N_values x eps_values``.
-
-    Rows are appended to ``out_csv`` as each chunk of pump values finishes; points already in
-    the file are skipped, so an interrupted sweep resumes where it stopped. Rows that fail an
-    error-control check (Fock tail, grid normalisation, NESS identity) are still written, with a
-    warning that says what to change. Returns the CSV path.
-    """
-    N_values = [float(n) for n in N_values]
-    eps_values = np.asarray(eps_values, dtype=float)
-    for name, val in (("kappa", kappa), ("delta", delta), ("u", u)):
-        if not math.isfinite(val):
-            raise ValueError(f"{name} must be finite, got {val}")
-    if not kappa > 0:
-        raise ValueError(f"kappa must be positive, got {kappa}")
-    if not all(math.isfinite(n) and n > 0 for n in N_values):
-        raise ValueError(f"N must be positive and finite, got {N_values}")
-    if eps_values.size == 0 or not np.all(np.isfinite(eps_values)) or np.any(eps_values < 0):
-        raise ValueError(f"eps must be finite and non-negative, got {eps_values}")
+def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, *,
+              chunk: int = 8, grad: Sequence[str] = (), recompute_flagged: bool = False,
+              progress: bool = True) -> SweepResult:
+    """Evaluate ``study`` at every point (dicts of key values) into ``out_csv`` (module
+    docstring). Returns a :class:`SweepResult` (counts, compilations, wall time)."""
+    t0 = time.perf_counter()
+    grad = tuple(grad)
+    unknown = [g for g in grad if g not in study.params]
+    if unknown:
+        raise ValueError(f"--grad: unknown parameter(s) {unknown}; choose from "
+                         f"{list(study.params)}")
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     ndev = len(jax.devices())
     chunk = ndev * math.ceil(chunk / ndev)
+    result = SweepResult(path=os.fspath(out_csv))
+    traces_before = sum(TRACE_COUNT.values())
+    with ResumableCSV(out_csv, study.columns(grad), key=study.key, flag_column=FLAGS,
+                      recompute_flagged=recompute_flagged) as store:
+        todo = [dict(p) for p in points if not store.is_done(**_key_of(study, p))]
+        result.skipped = len(points) - len(todo)
+        statics = study.assign_static(todo) if todo else []
+        groups: dict = {}
+        for pt, st in zip(todo, statics):
+            groups.setdefault(st, []).append(pt)
+        if study.preflight is not None:
+            for st in groups:
+                study.preflight(st, chunk)
+        result.groups = [(st, len(g)) for st, g in groups.items()]
+        bar = tqdm(total=len(todo), disable=not progress, unit="pt", desc=f"{study.name} sweep")
+        try:
+            for st, pts in groups.items():
+                desc = study.describe(st)
+                if desc:
+                    bar.set_postfix_str(desc)
+                fn = batch_function(study, st, grad)
+                for start in range(0, len(pts), chunk):
+                    part = pts[start:start + chunk]
+                    padded = part + [part[-1]] * (chunk - len(part))
+                    batch = {k: jnp.asarray([float(p[k]) for p in padded], jnp.float64)
+                             for k in study.params}
+                    out = jax.device_get(fn(_shard(batch)))
+                    rows = []
+                    problems = []
+                    for i, pt in enumerate(part):
+                        row = {**_key_of(study, pt), **study.static_columns(st)}
+                        for k in study.params:
+                            row[k] = float(pt[k])
+                        row.update({k: float(np.asarray(v[i]).real) for k, v in out.items()})
+                        found = study.checks(row)
+                        row[FLAGS] = ";".join(f for f, _ in found)
+                        if found:
+                            problems.append((row, found))
+                        rows.append(row)
+                    store.append(rows)
+                    result.computed += len(part)
+                    result.flagged += len(problems)
+                    if problems:
+                        row, found = problems[0]
+                        where = ", ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float)
+                                          else f"{k}={row[k]}" for k in study.key)
+                        more = f" (and {len(problems) - 1} more rows in this chunk)" \
+                            if len(problems) > 1 else ""
+                        warnings.warn(f"{study.name}: {where}: "
+                                      + "; ".join(m for _, m in found) + more
+                                      + "; the rows are written with their flags "
+                                      "(re-run with --recompute-flagged after the fix)",
+                                      SweepWarning, stacklevel=2)
+                    bar.update(len(part))
+        finally:
+            bar.close()
+    result.compilations = sum(TRACE_COUNT.values()) - traces_before
+    result.seconds = time.perf_counter() - t0
+    return result
 
-    writer = ResumableCSV(out_csv, KERR_COLUMNS, key=KERR_KEY)
-    todo = {N: [e for e in eps_values
-                if not writer.is_done(N=N, eps=e, kappa=kappa, delta=delta, u=u)]
-            for N in N_values}
-    total = sum(len(v) for v in todo.values())
-    bar = tqdm(total=total, disable=not progress, unit="pt", desc="kerr sweep")
-    for N, eps_list in todo.items():
-        if not eps_list:
-            continue
-        nmax = nmax_for_size(N, float(np.max(eps_values)), kappa, delta, u, nmax_step)
-        grid = polar_grid(nmax)
-        bar.set_postfix(N=f"{N:g}", nmax=nmax)
-        for start in range(0, len(eps_list), chunk):
-            part = eps_list[start:start + chunk]
-            # Pad to a fixed chunk so every call reuses one compilation.
-            padded = np.asarray(part + [part[-1]] * (chunk - len(part)))
-            res = _kerr_batch(_shard(jnp.asarray(padded)), N, kappa, delta, u, nmax, grid)
-            res = {k: np.asarray(v) for k, v in res.items()}
-            rows = []
-            for i, e in enumerate(part):
-                row = {"N": N, "eps": float(e), "kappa": kappa, "delta": delta, "u": u,
-                       "nmax": nmax}
-                row.update({k: float(v[i]) for k, v in res.items()})
-                for msg in _check_row(row):
-                    warnings.warn(f"N={N:g}, eps={e:.6g}: {msg}", RuntimeWarning, stacklevel=2)
-                rows.append(row)
-            writer.append(rows)
-            bar.update(len(part))
-    bar.close()
-    return os.fspath(out_csv)
+
+def enable_compilation_cache(path: str | None = None) -> str:
+    """Persist XLA compilations on disk (``JAXENT_CACHE_DIR``, default
+    ``~/.cache/jaxent/xla``), so a repeated command does not compile again."""
+    path = path or os.environ.get("JAXENT_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "jaxent", "xla")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return ""
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path

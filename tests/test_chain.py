@@ -332,3 +332,67 @@ def test_command_figures(tmp_path):
                   no_figures=False))
     assert (tmp_path / "chain_fig2.png").stat().st_size > 10_000
     assert (tmp_path / "chain_fig3.png").stat().st_size > 10_000
+
+
+# --- point function under jit / vmap, padded variant, error style ----------------------------
+
+PC = dict(gamma=0.2, Gamma=0.1, lam=0.3, n1=1.0, nL=2.0, omega=1.0)
+
+
+def test_point_function_under_jit_and_vmap():
+    import equinox as eqx
+
+    from jaxent.models.chain import chain_point_padded
+
+    ref = chain_point(Chain(5, **PC))
+    f = jax.jit(lambda *p: chain_point(Chain(5, *p)))
+    out = f(*PC.values())
+    out_eqx = eqx.filter_jit(chain_point)(Chain(5, **PC))
+    for k in ref:
+        assert _rel(out[k], ref[k]) < 1e-14 and _rel(out_eqx[k], ref[k]) < 1e-14, k
+    lams = jnp.array([0.1, 0.3, -0.5])
+    batch = jax.jit(jax.vmap(lambda l_: chain_point(Chain(5, 0.2, 0.1, l_, 1.0, 2.0))))(lams)
+    for i, lv in enumerate(lams):
+        assert _rel(batch["Pi_NESS"][i], chain_point(Chain(5, 0.2, 0.1, float(lv), 1.0, 2.0))[
+            "Pi_NESS"]) < 1e-13
+    # padded: traced L (int or float), one compilation for all L <= size
+    Ls = jnp.array([2.0, 5.0, 8.0])
+    pad = jax.jit(jax.vmap(lambda L: chain_point_padded(Chain(8, **PC), L)))(Ls)
+    for i, L in enumerate((2, 5, 8)):
+        single = chain_point(Chain(L, **PC))
+        for k in ("current", "Pi_NESS", "Pi_r", "Pi_sc", "N_1", "N_L"):
+            assert _rel(pad[k][i], single[k]) < 1e-12, (L, k)
+    with pytest.raises(Exception, match=r"\bL: must be an integer in \[2, 8\]"):
+        jax.block_until_ready(jax.jit(lambda L: chain_point_padded(Chain(8, **PC), L))(9.0))
+    with pytest.raises(ValueError, match=r"\bL: must be an integer in \[2, 8\]"):
+        chain_point_padded(Chain(8, **PC), 2.5)
+
+
+BAD_CHAIN = [("gamma", 0.0), ("gamma", float("nan")), ("Gamma", -0.1), ("Gamma", float("inf")),
+             ("lam", 0.0), ("lam", float("nan")), ("n1", -0.5), ("nL", float("inf")),
+             ("omega", 0.0), ("omega", float("nan"))]
+
+
+@pytest.mark.parametrize("name, value", BAD_CHAIN)
+def test_bad_value_eager_and_jit(name, value):
+    kw = dict(PC)
+    kw[name] = value
+    with pytest.raises(ValueError, match=rf"\b{name}: "):
+        Chain(5, **kw)
+
+    def f(x):
+        p = dict(PC)
+        p[name] = x
+        return chain_point(Chain(5, **p))["Pi_NESS"]
+
+    with pytest.raises(Exception, match=rf"\b{name}: "):
+        jax.block_until_ready(jax.jit(f)(value))
+    with pytest.raises(Exception, match=rf"\b{name}: "):
+        jax.block_until_ready(jax.jit(jax.vmap(f))(jnp.array([PC[name], value])))
+
+
+def test_non_scalar_parameter_is_a_shape_error():
+    with pytest.raises(ValueError, match=r"gamma must be a scalar \(got shape \(2,\)\)"):
+        chain_point(Chain(5, jnp.array([0.1, 0.2]), 0.1, 0.3, 1.0, 2.0))
+    with pytest.raises(ValueError, match=r"L must be an integer"):
+        jax.jit(lambda L: Chain(L, **PC))(5)

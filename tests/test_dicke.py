@@ -246,3 +246,98 @@ def test_cli_writes_csv_figure_and_resumes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["dicke", "--kappa", "-1", "--out", str(tmp_path / "f")])
     assert "--kappa" in capsys.readouterr().err
+
+
+# --- point function: jit / vmap / filter_jit, lam = 0, lam = lambda_c, error style ---------
+
+P0 = dict(omega0=W0, omega=W, kappa=K, gamma=1e-3)
+
+
+def test_point_function_under_jit_and_vmap():
+    import equinox as eqx
+
+    ref = dicke_point(Dicke(0.2, **P0))
+    got = {
+        "filter_jit": eqx.filter_jit(dicke_point)(Dicke(0.2)),
+        "jit": jax.jit(lambda lam: dicke_point(Dicke(lam, W0, W, K, 1e-3)))(0.2),
+        "jit_all": jax.jit(lambda *p: dicke_point(Dicke(*p)))(0.2, W0, W, K, 1e-3),
+    }
+    for name, out in got.items():
+        assert set(out) == set(ref), name
+        for k in ref:
+            np.testing.assert_allclose(out[k], ref[k], rtol=1e-12, atol=1e-300, err_msg=(name, k))
+    lams = jnp.array([0.1, 0.2, 0.5])
+    batch = jax.jit(jax.vmap(lambda lam: dicke_point(Dicke(lam, W0, W, K, 1e-3))))(lams)
+    np.testing.assert_allclose(batch["Pi_d"][1], ref["Pi_d"], rtol=1e-12)
+    batch2 = jax.vmap(dicke_point)(Dicke(lams, *(jnp.full(3, v) for v in P0.values())))
+    np.testing.assert_allclose(batch2["Pi_d"], batch["Pi_d"], rtol=1e-12)
+
+
+def test_lam_zero_is_the_vacuum_and_residual_vanishes():
+    """At lam = 0 the NESS is the vacuum: Pi_u = Pi_d = Phi_q = 0 and the identity residual is
+    0 (a plain /Phi_q gave 0/0 -> -1 there), eagerly and under jit; for small lam the residual
+    stays at round-off although the terms themselves are tiny."""
+    for out in (dicke_point(Dicke(0.0)), jax.jit(lambda l: dicke_point(Dicke(l)))(0.0)):
+        for k in ("Pi_u", "Pi_d", "Phi_q", "n_a_fluct", "n_b_fluct"):
+            assert abs(float(out[k])) < 1e-15, k
+        assert abs(float(out["identity_residual"])) < 1e-15
+        assert float(out["max_re_eig"]) < 0 and float(out["at_critical"]) == 0
+    small = jax.vmap(lambda l: dicke_point(Dicke(l)))(LC * jnp.array([1e-8, 1e-4, 1e-2, 0.5]))
+    assert np.all(np.abs(np.asarray(small["identity_residual"])) < 1e-14)
+    # where Phi_q >> kappa + gamma it is the relative residual
+    big = dicke_point(Dicke(0.99 * LC))
+    assert float(big["Phi_q"]) > 100 * (K + 1e-3)
+    np.testing.assert_allclose(
+        big["identity_residual"] * (abs(big["Phi_q"]) + K + 1e-3),
+        big["Pi_u"] + big["Pi_d"] - big["Phi_q"], rtol=1e-12, atol=1e-300)
+
+
+def test_lambda_c_flagged_not_raised_under_vmap():
+    """Exactly at lambda_c: ValueError for a concrete call, NaN entropy columns (values and
+    derivatives) and at_critical = 1 in a traced batch, which the other points survive."""
+    with pytest.raises(ValueError, match="lam: exactly at the critical"):
+        dicke_point(Dicke(LC))
+    lc = critical_coupling(jnp.asarray(W0), W, K)
+    f = jax.jit(jax.vmap(lambda r: dicke_point(Dicke(r * lc, W0, W, K, 1e-3))))
+    out = f(jnp.array([0.5, 1.0, 1.5]))
+    assert list(np.asarray(out["at_critical"])) == [0.0, 1.0, 0.0]
+    for k in ("Pi_u", "Pi_d", "Phi_q", "Pi_d_a", "n_a_fluct", "n_b_fluct"):
+        v = np.asarray(out[k])
+        assert np.isnan(v[1]) and np.all(np.isfinite(v[[0, 2]])), k
+    assert np.all(np.asarray(out["max_re_eig"]) < 0)  # gamma > 0: the NESS exists there
+    g = jax.jit(jax.vmap(jax.grad(lambda r: dicke_point(Dicke(r * lc, W0, W, K, 1e-3))["Pi_d"])))
+    dg = np.asarray(g(jnp.array([0.5, 1.0, 1.5])))
+    assert np.isnan(dg[1]) and np.all(np.isfinite(dg[[0, 2]]))
+
+
+BAD = [("lam", -0.1), ("lam", float("nan")), ("lam", float("inf")), ("omega0", 0.0),
+       ("omega0", -0.005), ("omega", -0.01), ("omega", float("nan")), ("kappa", -1.0),
+       ("kappa", float("inf")), ("gamma", -1e-3), ("gamma", float("nan"))]
+
+
+@pytest.mark.parametrize("name, value", BAD)
+def test_bad_value_eager_and_jit(name, value):
+    kw = dict(lam=0.2, **P0)
+    kw[name] = value
+    with pytest.raises(ValueError, match=rf"\b{name}: "):
+        Dicke(**kw)
+
+    def f(x):
+        p = dict(lam=0.2, **P0)
+        p[name] = x
+        return dicke_point(Dicke(**p))["Pi_d"]
+
+    with pytest.raises(Exception, match=rf"\b{name}: "):
+        jax.block_until_ready(jax.jit(f)(value))
+    with pytest.raises(Exception, match=rf"\b{name}: "):  # one bad point aborts the batch
+        jax.block_until_ready(jax.jit(jax.vmap(f))(jnp.array([0.3, value])))
+
+
+def test_non_scalar_parameter_is_a_shape_error():
+    msg = r"lam must be a scalar \(got shape \(2,\)\); use jax.vmap to batch"
+    with pytest.raises(ValueError, match=msg):
+        dicke_point(Dicke(jnp.array([0.1, 0.2])))
+    with pytest.raises(ValueError, match=msg):
+        jax.jit(lambda lam: dicke_point(Dicke(lam)))(jnp.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match="gamma must be a scalar"):
+        jax.jit(lambda g: dicke_point(Dicke(0.1, gamma=g)))(jnp.ones(3))

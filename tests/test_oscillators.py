@@ -127,3 +127,82 @@ def test_cli_writes_csv_and_figures(tmp_path):
     i = rows.index(("pp", 0.9, 98.0, 98.0, "gibbs"))
     ref = occupations(oscillator_steady_state(CoupledOscillators(0.9, coupling="pp"), "gibbs"))[0]
     np.testing.assert_allclose(data["n1"][i], ref, rtol=1e-12)
+
+
+# --- point function under jit / vmap, error style ---------------------------------------------
+
+PO = dict(lam_over_lamc=0.5, omega1=5.0, omega2=2.0, gamma1=1.5e-4, gamma2=2e-4, T1=98.0,
+          T2=120.0)
+
+
+@pytest.mark.parametrize("method", ["local", "global", "langevin", "gibbs"])
+def test_point_function_matches_and_runs_under_jit_vmap(method):
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from jaxent.models.oscillators import kl_normal_frequencies, oscillator_point
+
+    p = dict(PO, T2=98.0) if method == "gibbs" else PO
+    m = CoupledOscillators(**p)
+    s = oscillator_steady_state(m, method)
+    ref = oscillator_point(m, method)
+    assert set(ref) == {"lam", "omega_minus", "omega_plus", "n1", "n2", "mutual_info"}
+    np.testing.assert_allclose([ref["n1"], ref["n2"]], occupations(s), rtol=1e-14)
+    np.testing.assert_allclose(ref["mutual_info"], two_mode_mutual_information(s), rtol=1e-14)
+    np.testing.assert_allclose([ref["omega_minus"], ref["omega_plus"]],
+                               kl_normal_frequencies(5.0, 2.0, m.lam, "pp"), rtol=1e-14)
+    jit_out = jax.jit(lambda *a: oscillator_point(CoupledOscillators(*a), method))(*p.values())
+    eqx_out = eqx.filter_jit(oscillator_point)(m, method)
+    for k in ref:
+        np.testing.assert_allclose(jit_out[k], ref[k], rtol=1e-10, err_msg=k)
+        np.testing.assert_allclose(eqx_out[k], ref[k], rtol=1e-10, err_msg=k)
+    rs = jnp.array([0.2, 0.5, 0.9])
+    kw = {k: v for k, v in p.items() if k != "lam_over_lamc"}
+    batch = jax.jit(jax.vmap(lambda r: oscillator_point(CoupledOscillators(r, **kw), method)))(rs)
+    np.testing.assert_allclose(batch["n1"][1], ref["n1"], rtol=1e-10)
+
+
+BAD_OSC = [("lam_over_lamc", 1.0), ("lam_over_lamc", -0.1), ("lam_over_lamc", float("nan")),
+           ("omega1", 0.0), ("omega2", float("inf")), ("gamma1", 0.0), ("gamma2", -1e-4),
+           ("T1", 0.0), ("T2", float("nan"))]
+
+
+@pytest.mark.parametrize("name, value", BAD_OSC)
+def test_bad_value_eager_and_jit(name, value):
+    import jax
+    import jax.numpy as jnp
+
+    from jaxent.models.oscillators import oscillator_point
+
+    kw = dict(PO)
+    kw[name] = value
+    with pytest.raises(ValueError, match=rf"\b{name}: "):
+        CoupledOscillators(**kw)
+
+    def f(x):
+        p = dict(PO)
+        p[name] = x
+        return oscillator_point(CoupledOscillators(**p), "local")["n1"]
+
+    with pytest.raises(Exception, match=rf"\b{name}: "):
+        jax.block_until_ready(jax.jit(f)(value))
+    with pytest.raises(Exception, match=rf"\b{name}: "):
+        jax.block_until_ready(jax.jit(jax.vmap(f))(jnp.array([PO[name], value])))
+
+
+def test_point_static_errors():
+    import jax
+    import jax.numpy as jnp
+
+    from jaxent.models.oscillators import oscillator_point
+
+    with pytest.raises(ValueError, match="method"):
+        oscillator_point(CoupledOscillators(0.5), "exact")
+    with pytest.raises(ValueError, match=r"T1 must be a scalar \(got shape \(2,\)\)"):
+        oscillator_point(CoupledOscillators(0.5, T1=jnp.array([98.0, 99.0])), "local")
+    with pytest.raises(ValueError, match="T1 == T2"):
+        oscillator_point(CoupledOscillators(0.5, T1=98.0, T2=99.0), "gibbs")
+    with pytest.raises(Exception, match="T1 == T2"):
+        jax.block_until_ready(jax.jit(
+            lambda t: oscillator_point(CoupledOscillators(0.5, T1=t), "gibbs")["n1"])(99.0))

@@ -4,6 +4,7 @@ closed forms, exact identities, QuTiP steady states, transformations and bad inp
 import warnings
 from math import lgamma
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +17,11 @@ from jaxent.entropy.wehrl import (check_terms, entropy_rate, kerr_unitary_entrop
 from jaxent.phase_space.coherent import coherent_state
 from jaxent.phase_space.grid import polar_grid
 from jaxent.phase_space.husimi import husimi_polar
+from jaxent.tolerances import GRID_NORM_TOL, POSITIVITY_TOL, STATE_TOL
+
+# What a failed equinox.error_if raises at run time: EquinoxRuntimeError outside jax.jit
+# (e.g. under a bare vmap/grad), JaxRuntimeError (XlaRuntimeError) under jax.jit.
+RUNTIME_ERRORS = (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError)
 
 KAPPA = 0.5
 
@@ -176,7 +182,7 @@ def test_bad_input_and_diagnostics(grid40):
     bad[3, 3] = np.nan
     with pytest.raises(ValueError, match="rho"):
         photon_loss_terms(bad, H, KAPPA, grid40)
-    with pytest.raises(ValueError, match="kappa"):
+    with pytest.raises(ValueError, match="^kappa"):
         photon_loss_terms(rho, H, -0.1, grid40)
     with pytest.raises(ValueError, match="H"):
         photon_loss_terms(rho, np.ones((40, 39)), KAPPA, grid40)
@@ -192,3 +198,137 @@ def test_bad_input_and_diagnostics(grid40):
         coarse = polar_grid(40, n_r=30, n_theta=80)
     with pytest.warns(UserWarning, match="refine"):
         photon_loss_terms(qutip.rand_dm(40, seed=5).full(), H, KAPPA, coarse)
+
+
+# ---- validation of the state and of kappa, eagerly and under jit (regressions) ----------------
+
+def _valid_state(nmax=20):
+    return _mixture(0.3, 1.1 + 0.3j, nmax)
+
+
+def _non_psd(nmax=20):
+    """Hermitian, trace 1, one eigenvalue -0.3."""
+    return jnp.diag(jnp.zeros(nmax).at[0].set(1.3).at[1].set(-0.3)).astype(jnp.complex128)
+
+
+def test_diagnostic_tol_is_the_project_grid_tolerance():
+    from jaxent.entropy import wehrl
+    assert wehrl.DIAGNOSTIC_TOL == GRID_NORM_TOL
+    assert STATE_TOL == 1e-8 and POSITIVITY_TOL == 1e-8
+
+
+def test_unnormalised_rho_rejected_eager_and_jit():
+    # Was accepted silently: Pi_d of 2 rho came out ~2100x that of rho (not linear in rho).
+    g = polar_grid(20)
+    H = jnp.zeros((20, 20))
+    rho = _valid_state()
+    with pytest.raises(ValueError, match=r"^rho: trace is 2 \(must be 1 within 1e-08\); normalise"):
+        photon_loss_terms(2 * rho, H, KAPPA, g)
+    with pytest.raises(ValueError, match=r"^rho: trace is 1\.000001 "):
+        photon_loss_terms((1 + 1e-6) * rho, H, KAPPA, g)
+    photon_loss_terms((1 + 1e-10) * rho, H, KAPPA, g)  # within STATE_TOL: accepted
+    f = jax.jit(lambda r: photon_loss_terms(r, H, KAPPA, g).Pi_d)
+    with pytest.raises(RUNTIME_ERRORS, match=r"rho: trace is not 1 \(must be 1 within 1e-08\)"):
+        jax.block_until_ready(f(2 * rho))
+    fv = jax.vmap(lambda r: photon_loss_terms(r, H, KAPPA, g).Pi_d)
+    with pytest.raises(RUNTIME_ERRORS, match="rho: trace is not 1"):
+        jax.block_until_ready(fv(jnp.stack([rho, 2 * rho])))
+    # check=False restores the old unchecked behaviour
+    assert float(photon_loss_terms(2 * rho, H, KAPPA, g, check=False).Pi_d) > 0
+
+
+def test_non_positive_rho_rejected_eager_and_jit():
+    g = polar_grid(20)
+    H = jnp.zeros((20, 20))
+    bad = _non_psd()
+    assert abs(float(jnp.trace(bad).real) - 1) < 1e-15
+    with pytest.raises(ValueError, match=r"^rho: not positive semidefinite \(smallest eigenvalue -0\.3"):
+        photon_loss_terms(bad, H, KAPPA, g)
+    with pytest.raises(RUNTIME_ERRORS, match="rho: not positive semidefinite"):
+        jax.block_until_ready(jax.jit(lambda r: photon_loss_terms(r, H, KAPPA, g).Pi_d)(bad))
+    # Rounding-level negative eigenvalues (relative 1e-12) pass.
+    ok = _valid_state()
+    lam, v = jnp.linalg.eigh(ok)
+    ok2 = (v * lam.at[0].set(-1e-12 * lam[-1])) @ v.conj().T
+    assert float(jnp.linalg.eigvalsh(ok2)[0]) < -5e-13
+    photon_loss_terms(ok2 / jnp.trace(ok2).real, H, KAPPA, g)
+    # A constant rho inside someone else's jit is checked at trace time (ValueError).
+    with pytest.raises(ValueError, match="^rho: not positive semidefinite"):
+        jax.jit(lambda k: photon_loss_terms(bad, H, k, g).Pi_d)(KAPPA)
+
+
+def test_non_hermitian_and_nonfinite_rho_and_H():
+    g = polar_grid(20)
+    H = jnp.asarray(kerr_H(2, 0.7, 20).full())
+    rho = _valid_state()
+    skew = rho + 1e-3j * jnp.triu(jnp.ones((20, 20)), 1)
+    with pytest.raises(ValueError, match="^rho: not Hermitian"):
+        photon_loss_terms(skew, H, KAPPA, g)
+    with pytest.raises(ValueError, match="^H: not Hermitian"):
+        photon_loss_terms(rho, H + jnp.triu(jnp.ones((20, 20)), 1), KAPPA, g)
+    with pytest.raises(ValueError, match="^H: contains NaN or inf"):
+        photon_loss_terms(rho, H.at[2, 2].set(jnp.inf), KAPPA, g)
+    jf = jax.jit(lambda r, h: photon_loss_terms(r, h, KAPPA, g).Pi_d)
+    with pytest.raises(RUNTIME_ERRORS, match="rho: not Hermitian"):
+        jax.block_until_ready(jf(skew, H))
+    with pytest.raises(RUNTIME_ERRORS, match="rho: contains NaN or inf"):
+        jax.block_until_ready(jf(rho.at[3, 3].set(jnp.nan), H))
+    with pytest.raises(RUNTIME_ERRORS, match="H: contains NaN or inf"):
+        jax.block_until_ready(jf(rho, H.at[2, 2].set(jnp.nan)))
+
+
+@pytest.mark.parametrize("kappa", ["abc", 1 + 1j, np.complex128(0.5), True, [0.5], np.ones(2)])
+def test_kappa_wrong_type_rejected(kappa):
+    # "abc" used to raise a JAX-internal TypeError; complex was silently cast to its real part.
+    g = polar_grid(20)
+    with pytest.raises(ValueError, match="^kappa: must be a"):
+        photon_loss_terms(_valid_state(), jnp.zeros((20, 20)), kappa, g)
+    with pytest.raises(ValueError, match="^kappa: must be a"):  # static: also at trace time
+        jax.jit(lambda r: photon_loss_terms(r, jnp.zeros((20, 20)), kappa, g).Pi_d)(_valid_state())
+
+
+@pytest.mark.parametrize("kappa,msg", [(np.inf, "kappa: is infinite"), (np.nan, "kappa: is NaN"),
+                                       (-1.0, "kappa: must be a loss rate > 0"),
+                                       (0.0, "kappa: must be a loss rate > 0")])
+def test_kappa_bad_value_rejected_eager_and_jit(kappa, msg):
+    # kappa = inf used to be accepted (Pi_d = inf).
+    g = polar_grid(20)
+    rho, H = _valid_state(), jnp.zeros((20, 20))
+    with pytest.raises(ValueError, match="^" + msg):
+        photon_loss_terms(rho, H, kappa, g)
+    with pytest.raises(ValueError, match="^" + msg):
+        photon_loss_terms(rho, H, jnp.asarray(kappa), g)
+    f = jax.jit(lambda k: photon_loss_terms(rho, H, k, g).Pi_d)
+    with pytest.raises(RUNTIME_ERRORS, match=msg):
+        jax.block_until_ready(f(kappa))
+    # a bare grad w.r.t. kappa traces it too
+    with pytest.raises(RUNTIME_ERRORS, match=msg):
+        jax.grad(lambda k: photon_loss_terms(rho, H, k, g).Pi_J)(kappa)
+
+
+def test_valid_state_same_numbers_under_jit_vmap_grad():
+    nmax = 20
+    g = polar_grid(nmax)
+    H = jnp.asarray(kerr_H(2, 0.7, nmax).full())
+    rho = _valid_state(nmax)
+    names = ("S_wehrl", "Phi", "Pi_J", "Pi_d", "Pi_U", "dS_dt")
+    eager = photon_loss_terms(rho, H, KAPPA, g)
+    unchecked = photon_loss_terms(rho, H, KAPPA, g, check=False)
+    jitted = jax.jit(lambda r, h, k: photon_loss_terms(r, h, k, g))(rho, H, KAPPA)
+    vm = jax.vmap(photon_loss_terms, in_axes=(0, None, None, None))(jnp.stack([rho, rho]), H, KAPPA, g)
+    vk = jax.jit(jax.vmap(lambda k: photon_loss_terms(rho, H, k, g)))(jnp.array([KAPPA, 2 * KAPPA]))
+    for n in names:
+        ref = float(getattr(eager, n))
+        assert abs(float(getattr(unchecked, n)) - ref) < 1e-13
+        assert abs(float(getattr(jitted, n)) - ref) < 1e-13
+        assert np.all(np.abs(np.asarray(getattr(vm, n)) - ref) < 1e-13)
+        assert abs(float(getattr(vk, n)[0]) - ref) < 1e-13
+    # gradients: the checks (on stop_gradient values) do not enter them
+    def pid(p, k, check):
+        return photon_loss_terms(_mixture(p, 1.1 + 0.3j, nmax), H, k, g, check=check).Pi_d
+    for fn in (jax.grad, lambda f, **kw: jax.jit(jax.grad(f, **kw))):
+        gp, gk = fn(lambda p, k: pid(p, k, True), argnums=(0, 1))(0.3, KAPPA)
+        gp0, gk0 = jax.grad(lambda p, k: pid(p, k, False), argnums=(0, 1))(0.3, KAPPA)
+        assert abs(float(gp) - float(gp0)) < 1e-13 * max(1.0, abs(float(gp0)))
+        assert abs(float(gk) - float(gk0)) < 1e-13 * max(1.0, abs(float(gk0)))
+        assert np.isfinite(float(gp)) and abs(float(gk) - float(eager.Pi_d) / KAPPA) < 1e-12

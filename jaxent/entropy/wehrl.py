@@ -35,19 +35,24 @@ underflows. No NaN can appear for finite input.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxent._validation import is_concrete as _is_concrete
 from jaxent.fock.operators import destroy
+from jaxent.tolerances import GRID_NORM_TOL, POSITIVITY_TOL, STATE_TOL
 
 from ..phase_space.grid import PolarGrid
 from ..phase_space.husimi import _check_operator, bargmann_polar
 
-#: Default tolerance for the grid diagnostics checked by :func:`check_terms`.
-DIAGNOSTIC_TOL = 1e-9
+#: Default tolerance for the grid diagnostics checked by :func:`check_terms` (the project's
+#: grid-normalisation tolerance, :data:`jaxent.tolerances.GRID_NORM_TOL`).
+DIAGNOSTIC_TOL = GRID_NORM_TOL
 
 _TINY = float(jnp.finfo(jnp.float64).tiny)
 _Q_FLOOR = 1e-140  # Q below this adds < 1e-140 to the current integrals; see _ratio
@@ -115,29 +120,134 @@ class PhotonLossTerms(eqx.Module):
     ibp_error: jnp.ndarray
 
 
-def _validate(rho, H, kappa, grid):
+def _check_kappa_type(kappa):
+    """Static check (no JAX op, so it also runs on tracers): ``kappa`` is a real scalar."""
+    if isinstance(kappa, (bool, np.bool_)):
+        raise ValueError(f"kappa: must be a real number (the loss rate), got the bool {kappa!r}")
+    if isinstance(kappa, (jax.Array, jax.core.Tracer, np.ndarray, np.generic)):
+        dtype, shape = np.dtype(kappa.dtype), tuple(kappa.shape)
+    elif isinstance(kappa, numbers.Real):
+        return
+    elif isinstance(kappa, numbers.Complex):
+        raise ValueError(f"kappa: must be a real number (the loss rate), got the complex {kappa!r}")
+    else:
+        raise ValueError(f"kappa: must be a real number (the loss rate), got {type(kappa).__name__} "
+                         f"{kappa!r}")
+    if shape != ():
+        raise ValueError(f"kappa: must be a scalar, got shape {shape}; batch with jax.vmap")
+    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+        raise ValueError(f"kappa: must be a real number (the loss rate), got dtype {dtype}")
+
+
+# Value checks. Each returns an integer code (0: fine, k: the k-th message of its list) and the
+# numbers that the eager message quotes. The same jnp code runs eagerly (-> ValueError with the
+# values) and under jit/vmap/grad (-> equinox.branched_error_if with the static message). The
+# checks see stop_gradient(...) only: they never enter a derivative.
+
+@jax.jit
+def _operator_code(X):
+    """0 ok, 1 non-finite, 2 not Hermitian; and max|X - X^dag| / max|X|."""
+    X = jax.lax.stop_gradient(X)
+    finite = jnp.all(jnp.isfinite(X))
+    Xf = jnp.where(finite, X, 0.0)
+    scale = jnp.max(jnp.abs(Xf))
+    skew = jnp.max(jnp.abs(Xf - jnp.conj(Xf.T)))
+    rel = jnp.where(scale > 0, skew / jnp.where(scale > 0, scale, 1.0), 0.0)
+    code = jnp.where(~finite, 1, jnp.where(rel > STATE_TOL, 2, 0))
+    return code, rel
+
+
+@jax.jit
+def _state_code(rho):
+    """0 ok, 1 non-finite, 2 not Hermitian, 3 trace != 1, 4 not positive semidefinite;
+    and (relative anti-Hermitian part, trace, smallest and largest eigenvalue)."""
+    code, rel = _operator_code(rho)
+    r = jax.lax.stop_gradient(rho)
+    r = jnp.where(code == 1, 0.0, r)  # keep eigvalsh away from NaN/inf
+    tr = jnp.real(jnp.trace(r))
+    lam = jnp.linalg.eigvalsh(0.5 * (r + jnp.conj(r.T)))
+    lam_min, lam_max = lam[0], lam[-1]
+    not_psd = lam_min < -POSITIVITY_TOL * jnp.max(jnp.abs(lam))
+    code = jnp.where(code > 0, code,
+                     jnp.where(jnp.abs(tr - 1.0) > STATE_TOL, 3, jnp.where(not_psd, 4, 0)))
+    return code, (rel, tr, lam_min, lam_max)
+
+
+@jax.jit
+def _kappa_code(kappa):
+    """0 ok, 1 NaN, 2 inf, 3 <= 0."""
+    k = jax.lax.stop_gradient(kappa)
+    return jnp.where(jnp.isnan(k), 1, jnp.where(jnp.isinf(k), 2, jnp.where(k <= 0, 3, 0))), k
+
+
+_FIX_STATE = "normalise the state (rho / trace(rho))"
+_FIX_PSD = ("a density matrix has no negative eigenvalues; check the solver that produced rho "
+            "(or pass check=False to skip this check)")
+
+
+def _state_messages(v=None):
+    """Messages of the codes of :func:`_state_code`; ``v`` = its numbers when concrete."""
+    rel, tr, lmin, lmax = (None,) * 4 if v is None else v
+    val = (lambda fmt, x: "" if x is None else fmt.format(float(x)))
+    return [
+        "rho: contains NaN or inf",
+        f"rho: not Hermitian (relative anti-Hermitian part{val(' {:.3g}', rel)} exceeds "
+        f"{STATE_TOL:g}); a density matrix is Hermitian: symmetrise it, (rho + rho^dag)/2, if "
+        "the asymmetry is rounding",
+        f"rho: trace is{val(' {:.10g}', tr) or ' not 1'} (must be 1 within {STATE_TOL:g}); "
+        f"{_FIX_STATE}; the entropy terms are not linear in rho",
+        f"rho: not positive semidefinite (smallest eigenvalue{val(' {:.3g}', lmin)}"
+        f"{val(', largest {:.3g}', lmax)}; allowed down to -{POSITIVITY_TOL:g} x largest); {_FIX_PSD}",
+    ]
+
+
+def _h_messages(rel=None):
+    return [
+        "H: contains NaN or inf",
+        f"H: not Hermitian (relative anti-Hermitian part"
+        f"{'' if rel is None else f' {float(rel):.3g}'} exceeds {STATE_TOL:g}); "
+        "pass a Hermitian Hamiltonian matrix",
+    ]
+
+
+def _kappa_messages(k=None):
+    got = "" if k is None else f", got {float(k):g}"
+    return [
+        "kappa: is NaN; must be a finite loss rate > 0 (loss 2 kappa D[a])",
+        "kappa: is infinite; must be a finite loss rate > 0 (loss 2 kappa D[a])",
+        f"kappa: must be a loss rate > 0 (loss 2 kappa D[a]){got}",
+    ]
+
+
+def _guard(x, code_fn, messages):
+    """Eager: ``ValueError`` with the values; traced: ``equinox.branched_error_if``."""
+    if _is_concrete(x):  # also a constant inside someone's jit: then evaluate it right here
+        with jax.ensure_compile_time_eval():
+            code, values = code_fn(x)
+            c = int(code)
+        if c:
+            raise ValueError(messages(values)[c - 1])
+        return x
+    code, _ = code_fn(x)
+    return eqx.branched_error_if(x, code > 0, jnp.maximum(code - 1, 0), messages())
+
+
+def _validate(rho, H, kappa, grid, check=True):
+    # Static checks (shapes, types): always, also under jit.
+    _check_kappa_type(kappa)
     rho = _check_operator(rho, grid.nmax, "rho")
     if rho.ndim != 2:
-        raise ValueError(f"rho must be a single (nmax, nmax) matrix, got shape {rho.shape}; "
+        raise ValueError(f"rho: must be a single (nmax, nmax) matrix, got shape {rho.shape}; "
                          "batch with jax.vmap(photon_loss_terms, in_axes=(0, None, None, None))")
     H = _check_operator(H, grid.nmax, "H")
     if H.ndim != 2:
-        raise ValueError(f"H must be a single (nmax, nmax) matrix, got shape {H.shape}")
-    if jnp.ndim(kappa) != 0:
-        raise ValueError(f"kappa must be a scalar, got shape {jnp.shape(kappa)}")
-    if _is_concrete(rho, H, kappa):
-        if not bool(jnp.all(jnp.isfinite(rho))):
-            raise ValueError("rho contains NaN or inf")
-        if not bool(jnp.all(jnp.isfinite(H))):
-            raise ValueError("H contains NaN or inf")
-        k = float(jnp.real(kappa))
-        if not (k >= 0.0):
-            raise ValueError(f"kappa must be a non-negative loss rate (loss 2 kappa D[a]), got {k}")
-        if float(jnp.max(jnp.abs(rho - jnp.conj(rho.T)))) > 1e-8 * max(1.0, float(jnp.max(jnp.abs(rho)))):
-            raise ValueError("rho must be Hermitian")
-        if float(jnp.max(jnp.abs(H - jnp.conj(H.T)))) > 1e-8 * max(1.0, float(jnp.max(jnp.abs(H)))):
-            raise ValueError("H must be Hermitian")
-    return rho, H
+        raise ValueError(f"H: must be a single (nmax, nmax) matrix, got shape {H.shape}")
+    kappa = jnp.asarray(kappa, dtype=jnp.float64)
+    if check:  # value checks: ValueError when concrete, equinox error under jit/vmap/grad
+        rho = _guard(rho, _state_code, _state_messages)
+        H = _guard(H, _operator_code, _h_messages)
+        kappa = _guard(kappa, _kappa_code, _kappa_messages)
+    return rho, H, kappa
 
 
 @eqx.filter_jit
@@ -189,17 +299,29 @@ def photon_loss_terms(rho, H, kappa, grid: PolarGrid, *, check: bool = True,
       $\Pi_U$ and ``dS_dt``). Pass zeros to skip the unitary part.
     - ``kappa``: loss rate in the convention $2\kappa D[a]$ (scalar, traced).
     - ``grid``: :class:`~jaxent.phase_space.grid.PolarGrid` built with the same ``nmax``.
-    - ``check``: when the inputs are concrete (not under jit/vmap/grad), validate them and warn
-      via :func:`check_terms` if a grid diagnostic exceeds ``tol``.
+    - ``check`` (default ``True``): validate the *values* of the inputs (below) and, when the
+      result is concrete, warn via :func:`check_terms` if a grid diagnostic exceeds ``tol``.
+      ``check=False`` skips both (and the ``eigvalsh`` of ``rho`` they cost); shape and type
+      checks always run.
+    - ``tol``: tolerance of the grid diagnostics (default :data:`DIAGNOSTIC_TOL`).
 
     **Returns:** :class:`PhotonLossTerms`. Jit-able; ``jax.vmap(photon_loss_terms,
     in_axes=(0, None, None, None))`` for a batch of states.
 
-    **Raises:** ``ValueError`` naming ``rho``/``H``/``kappa`` for wrong shapes, a grid of another
-    ``nmax``, NaN/inf, non-Hermitian input, or ``kappa < 0`` (value checks only when concrete).
+    **Raises:** ``ValueError`` naming ``rho``/``H``/``kappa`` (message starts ``"rho: "`` etc.)
+    for wrong shapes, a grid of another ``nmax``, or a ``kappa`` that is not a real scalar
+    (string, complex, bool): always. With ``check=True`` also for values: ``rho`` or ``H``
+    with NaN/inf or not Hermitian (relative anti-Hermitian part > ``STATE_TOL``), ``rho`` with
+    ``|tr rho - 1| > STATE_TOL`` or smallest eigenvalue < ``-POSITIVITY_TOL`` x largest
+    (:mod:`jaxent.tolerances`; the terms are not linear in ``rho``, so an unnormalised state
+    gives wrong numbers, not scaled ones), ``kappa`` NaN, inf or ``<= 0``. Eagerly these are
+    ``ValueError``; on traced values (inside ``jit``/``vmap``/``grad``) the same checks go
+    through :func:`equinox.error_if` and raise at run time (``EquinoxRuntimeError``, or
+    ``JaxRuntimeError`` under ``jax.jit``) with the same first words. They are computed on
+    ``stop_gradient`` values, so they do not change derivatives.
     """
-    rho, H = _validate(rho, H, kappa, grid)
-    terms = _photon_loss_terms(rho, H, jnp.asarray(kappa, dtype=jnp.float64), grid)
+    rho, H, kappa = _validate(rho, H, kappa, grid, check=check)
+    terms = _photon_loss_terms(rho, H, kappa, grid)
     if check and _is_concrete(terms):
         check_terms(terms, tol=tol, stacklevel=3)
     return terms

@@ -37,6 +37,7 @@ equal temperatures it tends to the Gibbs state.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
@@ -80,6 +81,35 @@ def thermal_lorentzian_integral(a: ArrayLike, b: ArrayLike, T: ArrayLike) -> Arr
     return P / (a - b) / (2.0 * jnp.pi)
 
 
+@jax.custom_jvp
+def _eig_with_inverse(A):
+    """``(lam, V, V^{-1})`` with ``A = V diag(lam) V^{-1}`` (``jnp.linalg.eig``, CPU/host).
+
+    Differentiable without eigenvector-normalisation assumptions: the tangent is taken in the
+    gauge where ``V^{-1} dV`` has a zero diagonal, ``dV = V C``, ``C_ij = P_ij/(lam_j - lam_i)``
+    (``i != j``), ``P = V^{-1} dA V``, ``dlam = diag P``, ``d(V^{-1}) = -C V^{-1}``. Results that
+    are invariant under ``V -> V D``, ``V^{-1} -> D^{-1} V^{-1}`` (``D`` diagonal), such as
+    the Langevin covariance, thus get exact derivatives whenever the eigenvalues are distinct
+    (JAX's own eigenvector JVP additionally needs the LAPACK phase convention to be smooth,
+    which fails when two components tie in magnitude, as for ``(1, +-i)`` modes).
+    Degenerate eigenvalues give non-finite derivatives.
+    """
+    lam, V = jnp.linalg.eig(A)
+    return lam, V, jnp.linalg.inv(V)
+
+
+@_eig_with_inverse.defjvp
+def _eig_with_inverse_jvp(primals, tangents):
+    (A,), (dA,) = primals, tangents
+    lam, V, Vinv = _eig_with_inverse(A)
+    P = Vinv @ dA.astype(V.dtype) @ V
+    n = lam.shape[0]
+    off = ~jnp.eye(n, dtype=bool)
+    diff = lam[None, :] - lam[:, None]  # [i, j] = lam_j - lam_i
+    C = jnp.where(off, P / jnp.where(off, diff, 1.0), 0.0)
+    return (lam, V, Vinv), (jnp.diagonal(P), V @ C, -C @ Vinv)
+
+
 def langevin_covariance(G: ArrayLike, gamma: ArrayLike, T: ArrayLike) -> Array:
     """Exact steady-state covariance of the quantum Langevin equations [KL, Eqs. (5)-(8), (22),
     (23)] for ``H = (1/2) r^T G r`` and one white-noise bath per mode (amplitude damping
@@ -101,11 +131,10 @@ def langevin_covariance(G: ArrayLike, gamma: ArrayLike, T: ArrayLike) -> Array:
             raise ValueError(f"gamma: damping rates must be finite and > 0, got {g}")
     T = jnp.broadcast_to(jnp.asarray(T, dtype=float), (n,))
     A, _ = drift_diffusion(G, gamma, 0.0)
-    lam, V = jnp.linalg.eig(A)
+    lam, V, Vinv = _eig_with_inverse(A)
     if _is_concrete(lam) and np.max(np.real(np.asarray(lam))) >= 0:
         raise ValueError("A: the Langevin drift matrix is not stable (max Re eig = "
                          f"{np.max(np.real(np.asarray(lam))):.3e}); no steady state exists")
-    Vinv = jnp.linalg.inv(V)
     nu = 1j * lam  # poles of G(nu), lower half plane
     blk = jnp.array([[0.0, 1j], [-1j, 0.0]])
     sigma = jnp.zeros((2 * n, 2 * n), dtype=complex)

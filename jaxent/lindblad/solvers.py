@@ -122,16 +122,19 @@ class AbstractSolver(eqx.Module):
         return True
 
     def transpose(self, state, ct, pin: Pin | None = None):
-        """Adjoint of ``b -> compute(state, b, 0, pin with value 0)``: the solve that reverse-mode
-        differentiation performs, reusing the factors of ``state``."""
+        """Hilbert-Schmidt adjoint of the linear solve ``b -> compute(state, b, 0, pin with value
+        0)``, i.e. ``Re tr(ct^dag compute(b)) = Re tr(transpose(ct)^dag b)``: the solve that
+        reverse-mode differentiation performs, reusing the factors of ``state`` (JAX transposes
+        the linear solve; its pairing ``Re sum(ct * y)`` has no conjugate, hence the two
+        conjugations)."""
         n = ct.shape[0]
         zpin = None if pin is None else eqx.tree_at(lambda p: p.value, pin, jnp.zeros(()))
 
         def f(b):
-            return self.compute(state, b, jnp.zeros(()), zpin)
+            return self.compute(state, b, jnp.zeros(()), zpin)[0]
 
-        (out,) = jax.linear_transpose(f, jnp.zeros((n, n), jnp.complex128))(ct)
-        return out
+        (out,) = jax.linear_transpose(f, jnp.zeros((n, n), jnp.complex128))(jnp.conj(ct))
+        return jnp.conj(out)
 
 
 def _hermitize(y):
@@ -351,6 +354,10 @@ class BandedElimination(AbstractSolver):
         if not isinstance(L, BandedLindbladian):
             raise TypeError("BandedElimination needs a BandedLindbladian "
                             f"(got {type(L).__name__}); use DenseSolver or KrylovSolver")
+        return self._init(L)
+
+    @eqx.filter_jit
+    def _init(self, L: BandedLindbladian):
         n = L.dim
         offsets = L.jump_offsets
         bounds = bucket_bounds(n, self.n_buckets)
@@ -381,6 +388,7 @@ class BandedElimination(AbstractSolver):
         return dict(n=n, bounds=bounds, lus=tuple(lus), coefs=tuple(coefs), c0=c0, M0=M0,
                     svd=svd)
 
+    @eqx.filter_jit
     def compute(self, state, b, tau, pin=None):
         n, bounds = state["n"], state["bounds"]
         lus, coefs = state["lus"], state["coefs"]

@@ -157,9 +157,15 @@ def steady_state(L: AbstractLindbladian, solver: AbstractSolver | None = None, *
             raise ValueError(f"constraint.weights must have shape ({L.dim},), got "
                              f"{constraint.weights.shape}")
     value = jnp.zeros(()) if constraint is None else jnp.asarray(constraint.value, jnp.float64)
+    weights = None if constraint is None else jax.lax.stop_gradient(constraint.weights)
+    when = None if constraint is None else constraint.when
+    return _steady_state(L, value, weights, solver, when)
+
+
+@eqx.filter_jit
+def _steady_state(L, value, weights, solver, when):
     # The pin's value is a differentiated input; its weights and mode are not.
-    spec = None if constraint is None else (jax.lax.stop_gradient(constraint.weights),
-                                            constraint.when)
+    spec = None if weights is None else (weights, when)
     raw, (gap, err, pinned) = _solve(L, value, solver=solver, constraint=spec)
     tr = jnp.real(jnp.trace(raw))
     rho = raw / tr

@@ -91,6 +91,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from jaxent.gaussian.checks import (
+    _check,
+    check_nonnegative,
+    check_nonzero,
+    check_positive,
+    check_scalar,
+    is_traced,
+)
+
 __all__ = [
     "Chain",
     "ChainNESS",
@@ -101,6 +110,7 @@ __all__ = [
     "chain_correlation_matrix",
     "chain_covariance",
     "chain_point",
+    "chain_point_padded",
     "chain_points",
     "chain_occupations",
     "local_slope",
@@ -109,44 +119,42 @@ __all__ = [
 _PARAMS = ("gamma", "Gamma", "lam", "n1", "nL", "omega")
 
 
-def _concrete(v) -> np.ndarray | None:
-    """The value as a NumPy array if it is concrete (not a tracer), else None."""
-    if isinstance(v, jax.core.Tracer):
-        return None
-    try:
-        return np.asarray(v, dtype=float)
-    except (TypeError, jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
-        return None
+_RULES = {
+    "gamma": (check_positive,
+              "must be finite and > 0: without the physical baths the drift is not Hurwitz "
+              "(Gamma = 0) or the self-consistent occupations are undetermined (Gamma > 0), so "
+              "there is no unique NESS"),
+    "Gamma": (check_nonnegative, "must be finite and >= 0 (a rate)"),
+    "lam": (check_nonzero,
+            "must be finite and nonzero: at lam = 0 the sites decouple and the self-consistent "
+            "interior occupations are undetermined (singular NESS equations)"),
+    "n1": (check_nonnegative, "must be finite and >= 0 (a Bose-Einstein occupation)"),
+    "nL": (check_nonnegative, "must be finite and >= 0 (a Bose-Einstein occupation)"),
+    "omega": (check_positive, "must be finite and > 0 (a frequency)"),
+}
+
+
+def _check_L(L) -> int:
+    """The static chain length as a Python int >= 2 (``ValueError`` naming ``L`` otherwise)."""
+    ok = (isinstance(L, (int, np.integer)) and not isinstance(L, bool)) or (
+        isinstance(L, (float, np.floating)) and float(L).is_integer())
+    if not ok:
+        raise ValueError(f"L must be an integer >= 2 (it sets array shapes, so it must be a "
+                         f"static Python int), got {L!r}")
+    if int(L) < 2:
+        raise ValueError(f"L must be >= 2 (a chain needs two ends for the two baths), got {L}")
+    return int(L)
 
 
 def _validate(L, gamma, Gamma, lam, n1, nL, omega) -> None:
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)):
-        if isinstance(L, float) and L == int(L):
-            pass
-        else:
-            raise ValueError(f"L must be an integer >= 2 (it sets array shapes), got {L!r}")
-    if int(L) < 2:
-        raise ValueError(f"L must be >= 2 (a chain needs two ends for the two baths), got {L}")
+    """Eager checks (``ValueError`` naming the parameter) of the concrete values among the
+    arguments, arrays allowed; traced values are skipped (see :func:`_checked`)."""
+    _check_L(L)
     vals = dict(gamma=gamma, Gamma=Gamma, lam=lam, n1=n1, nL=nL, omega=omega)
-    conc = {k: _concrete(v) for k, v in vals.items()}
-    for k, v in conc.items():
-        if v is not None and not np.all(np.isfinite(v)):
-            raise ValueError(f"{k} must be finite, got {v}")
-    checks = [
-        ("gamma", lambda v: v > 0,
-         "gamma must be > 0: without the physical baths the drift is not Hurwitz (Gamma = 0) or "
-         "the self-consistent occupations are undetermined (Gamma > 0), so no unique NESS"),
-        ("Gamma", lambda v: v >= 0, "Gamma must be >= 0 (a rate)"),
-        ("lam", lambda v: v != 0,
-         "lam must be nonzero: at lam = 0 the sites decouple and the self-consistent interior "
-         "occupations are undetermined (singular NESS equations)"),
-        ("n1", lambda v: v >= 0, "n1 must be >= 0 (a Bose-Einstein occupation)"),
-        ("nL", lambda v: v >= 0, "nL must be >= 0 (a Bose-Einstein occupation)"),
-    ]
-    for k, ok, msg in checks:
-        v = conc[k]
-        if v is not None and not np.all(ok(v)):
-            raise ValueError(f"{msg}; got {k} = {v}")
+    for k, v in vals.items():
+        if not is_traced(v):
+            fn, what = _RULES[k]
+            fn(v, k, what)
 
 
 class Chain(eqx.Module):
@@ -175,7 +183,7 @@ class Chain(eqx.Module):
 
     def __init__(self, L, gamma, Gamma, lam, n1, nL, omega=1.0):
         _validate(L, gamma, Gamma, lam, n1, nL, omega)
-        self.L = int(L)
+        self.L = _check_L(L)
         self.gamma = jnp.asarray(gamma, dtype=jnp.float64)
         self.Gamma = jnp.asarray(Gamma, dtype=jnp.float64)
         self.lam = jnp.asarray(lam, dtype=jnp.float64)
@@ -185,14 +193,14 @@ class Chain(eqx.Module):
 
 
 class ChainNESS(eqx.Module):
-    """Tridiagonal NESS correlation matrix of the chain.
+    r"""Tridiagonal NESS correlation matrix of the chain.
 
-    ``occupations``: $N_k = \\langle a_k^\\dagger a_k\\rangle$ (= the self-consistent
-    occupations $\\tilde n_k$), shape ``(L,)``; ``coherences``: $x_k = \\langle a_k^\\dagger
-    a_{k+1}\\rangle$ (real), shape ``(L-1,)``; ``current``: $j = 2\\lambda x$ [MSCPL19, Eq. (30)],
+    ``occupations``: $N_k = \langle a_k^\dagger a_k\rangle$ (= the self-consistent
+    occupations $\tilde n_k$), shape ``(L,)``; ``coherences``: $x_k = \langle a_k^\dagger
+    a_{k+1}\rangle$ (real), shape ``(L-1,)``; ``current``: $j = 2\lambda x$ [MSCPL19, Eq. (30)],
     from site L towards site 1; ``residual``: max |residual| of the diagonal and bond rows
     relative to the largest term; ``offband_residual``: max $|x_{k+1}-x_k|$ relative to the
-    size of $x$ (Eq. (29b), with $|n_L - n_1| \\to \\bar n + 1/2$ if zero): the distance-2
+    size of $x$ (Eq. (29b), with $|n_L - n_1| \to \bar n + 1/2$ if zero): the distance-2
     equation that the tridiagonal ansatz must also satisfy.
     """
 
@@ -204,9 +212,9 @@ class ChainNESS(eqx.Module):
 
 
 class ChainEntropy(eqx.Module):
-    """Wigner entropy production of the chain NESS [MSCPL19, Eqs. (17), (20), (31), (E1), (E2)].
+    r"""Wigner entropy production of the chain NESS [MSCPL19, Eqs. (17), (20), (31), (E1), (E2)].
 
-    ``Pi_NESS`` = sum of channel fluxes = $\\Phi_1 + \\Phi_L$; ``Pi_r`` = physical baths;
+    ``Pi_NESS`` = sum of channel fluxes = $\Phi_1 + \Phi_L$; ``Pi_r`` = physical baths;
     ``Pi_sc`` = self-consistent reservoirs; ``Pi_sc_sites`` per site, shape ``(L,)``;
     ``Pi_1``, ``Pi_L``, ``Phi_1``, ``Phi_L`` the physical channels.
     """
@@ -221,13 +229,30 @@ class ChainEntropy(eqx.Module):
     Phi_L: Float[Array, ""]
 
 
-def _check_traced(chain: Chain, x):
-    """Runtime guard for traced parameters (concrete ones were checked in ``Chain``)."""
-    x = eqx.error_if(x, ~(chain.gamma > 0), "Chain: gamma must be > 0 (no unique NESS otherwise)")
-    x = eqx.error_if(x, ~(chain.Gamma >= 0), "Chain: Gamma must be >= 0")
-    x = eqx.error_if(x, ~(chain.lam != 0), "Chain: lam must be nonzero (singular NESS equations)")
-    x = eqx.error_if(x, ~((chain.n1 >= 0) & (chain.nL >= 0)), "Chain: n1, nL must be >= 0")
-    return x
+def _checked(chain: Chain) -> Chain:
+    """``chain`` with every parameter scalar-checked (``ValueError``) and value-checked
+    (:mod:`jaxent.gaussian.checks`: ``ValueError`` if concrete, ``equinox.error_if`` if
+    traced). The solvers use the returned leaves, so a traced check cannot be optimised away."""
+    for k in _PARAMS:
+        check_scalar(getattr(chain, k), k)
+    vals = {k: _RULES[k][0](getattr(chain, k), k, _RULES[k][1]) for k in _PARAMS}
+    if is_traced(chain.omega):
+        # omega drops out of every NESS quantity, so its own checked copy would be dead code;
+        # tie its check to gamma, which every quantity uses
+        om = chain.omega
+        vals["gamma"] = eqx.error_if(vals["gamma"], ~(jnp.isfinite(om) & (om > 0)),
+                                     "omega: " + _RULES["omega"][1])
+    return eqx.tree_at(lambda c: tuple(getattr(c, k) for k in _PARAMS), chain,
+                       tuple(vals[k] for k in _PARAMS))
+
+
+def _checked_length(L, size: int):
+    """The (possibly traced) number of sites of a chain padded to ``size``, as an int array;
+    must be an integer in ``[2, size]`` (``ValueError`` / ``equinox.error_if``)."""
+    what = f"must be an integer in [2, {size}] (the padded size)"
+    L = _check(L, "L", lambda v: (v == np.round(v)) & (v >= 2) & (v <= size),
+               lambda v: (v == jnp.round(v)) & (v >= 2) & (v <= size), what)
+    return jnp.asarray(L).astype(int)
 
 
 def _inv2(M):
@@ -287,7 +312,7 @@ def _ness_padded(chain: Chain, L, size: int) -> ChainNESS:
         return uk, uk
 
     _, u = jax.lax.scan(bwd, jnp.zeros(2), (Sinv, y, Cup), reverse=True)
-    N = _check_traced(chain, u[:, 0])
+    N = u[:, 0]
     x = u[:-1, 1]
 
     # residuals of the rows (relative to the largest term) and of the distance-2 rows
@@ -309,14 +334,14 @@ def _ness_padded(chain: Chain, L, size: int) -> ChainNESS:
 
 @jax.jit
 def chain_ness(chain: Chain) -> ChainNESS:
-    """Exact NESS of the chain with self-consistent reservoirs, O(L) time and memory.
+    r"""Exact NESS of the chain with self-consistent reservoirs, O(L) time and memory.
 
     Solves the block-tridiagonal linear system for $u_k = (N_k, x_k)$ described in the module
-    docstring (self-consistency included as the linear term $\\Gamma(C_d - C)$) by block-Thomas
+    docstring (self-consistency included as the linear term $\Gamma(C_d - C)$) by block-Thomas
     elimination with ``lax.scan``; differentiable in every traced field of ``chain``.
     [MSCPL19, Eqs. (28), (B5), (D3), (D4)]
     """
-    return _ness_padded(chain, chain.L, chain.L)
+    return _ness_padded(_checked(chain), chain.L, chain.L)
 
 
 def _inverse_diagonal_parts(d, x):
@@ -378,8 +403,9 @@ def chain_entropy_production(chain: Chain, ness: ChainNESS | None = None) -> Cha
 
     See the module docstring for the cancellation-free forms. Differentiable.
     """
+    chain = _checked(chain)
     if ness is None:
-        ness = chain_ness(chain)
+        ness = _ness_padded(chain, chain.L, chain.L)
     return _entropy_padded(chain, ness, chain.L)
 
 
@@ -398,29 +424,30 @@ def _closed_form(chain: Chain, L, size: int) -> dict[str, jax.Array]:
 
 @jax.jit
 def chain_closed_form(chain: Chain) -> dict[str, jax.Array]:
-    """Closed forms of MSCPL19 Sec. IV: ``occupations`` [Eq. (29a)], ``coherence`` $x$
+    r"""Closed forms of MSCPL19 Sec. IV: ``occupations`` [Eq. (29a)], ``coherence`` $x$
     [Eq. (29b)], ``current`` $j$ [Eq. (30)] and ``Pi_NESS`` [Eq. (31)], with
-    $D = 4\\lambda^2 + \\gamma^2 + \\gamma\\Gamma(L-1)$. Independent of the solver (derived by
-    summing the bond rows: $n_L - n_1 - 4\\lambda x/\\gamma = x[(L-1)\\Gamma + \\gamma]/\\lambda$)."""
+    $D = 4\lambda^2 + \gamma^2 + \gamma\Gamma(L-1)$. Independent of the solver (derived by
+    summing the bond rows: $n_L - n_1 - 4\lambda x/\gamma = x[(L-1)\Gamma + \gamma]/\lambda$)."""
     return _closed_form(chain, chain.L, chain.L)
 
 
 def chain_correlation_matrix(ness: ChainNESS) -> Float[Array, "L L"]:
-    """Dense $C_{ij} = \\langle a_i^\\dagger a_j\\rangle$ (tridiagonal; small L only)."""
+    r"""Dense $C_{ij} = \langle a_i^\dagger a_j\rangle$ (tridiagonal; small L only)."""
     N, x = ness.occupations, ness.coherences
     return jnp.diag(N) + jnp.diag(x, 1) + jnp.diag(x, -1)
 
 
 def chain_covariance(ness: ChainNESS) -> Float[Array, "2L 2L"]:
-    """Dense quadrature covariance $\\sigma = (C + 1/2)\\otimes I_2$ in the ordering
-    $(x_1,p_1,\\dots,x_L,p_L)$, $x = (a+a^\\dagger)/\\sqrt2$, $\\sigma = \\tfrac12\\langle\\{\\delta r,
-    \\delta r\\}\\rangle$ (vacuum $I/2$); valid because $S = 0$ and $C$ is real. Small L only."""
+    r"""Dense quadrature covariance $\sigma = (C + 1/2)\otimes I_2$ in the ordering
+    $(x_1,p_1,\dots,x_L,p_L)$, $x = (a+a^\dagger)/\sqrt2$, $\sigma = \tfrac12\langle\{\delta r,
+    \delta r\}\rangle$ (vacuum $I/2$); valid because $S = 0$ and $C$ is real. Small L only."""
     C = chain_correlation_matrix(ness)
     G = C + 0.5 * jnp.eye(C.shape[0])
     return jnp.kron(G, jnp.eye(2))
 
 
 def _point_padded(chain: Chain, L, size: int) -> dict[str, jax.Array]:
+    chain = _checked(chain)
     ness = _ness_padded(chain, L, size)
     ent = _entropy_padded(chain, ness, L)
     cf = _closed_form(chain, L, size)
@@ -455,17 +482,42 @@ def _point_padded(chain: Chain, L, size: int) -> dict[str, jax.Array]:
 
 @jax.jit
 def chain_point(chain: Chain) -> dict[str, jax.Array]:
-    """Every scalar the ``chain`` command tabulates, for one chain (vmap over parameters).
+    r"""Every scalar the ``chain`` command tabulates, for one chain: the point function of the
+    model.
 
-    Besides the physics it returns error-control columns, all ~1e-13 or less in an exact NESS:
-    ``residual`` (solver rows), ``offband_residual`` (distance-2 rows, i.e. tridiagonality),
-    ``identity_residual`` $= |\\Pi_r + \\Pi_{sc} - \\Pi_{NESS}|/\\Pi_{NESS}$ and
-    ``closed_form_residual``, the largest relative deviation of occupations, coherence,
-    current and Pi_NESS from MSCPL19 Eqs. (29a)-(31). When $n_1 = n_L$ (all three vanish) the
-    deviations are measured in the units a temperature difference $\\bar n + 1/2$ would
-    produce, so the columns stay finite.
+    ``chain.L`` is static; ``gamma``, ``Gamma``, ``lam``, ``n1``, ``nL``, ``omega`` are float64
+    scalars, traced or not, so ``jax.jit``/``jax.vmap`` of a function that builds the
+    :class:`Chain` and ``jax.jacfwd`` w.r.t. any of them work. Returns:
+
+    * physics: ``current`` $j$ [Eq. (30)], ``Pi_NESS``, ``Pi_r``, ``Pi_sc``
+      [Eqs. (31), (E1), (E2)], ``Phi_1``, ``Phi_L`` [Eq. (20)], ``N_1``, ``N_L`` (end
+      occupations);
+    * diagnostics (error control, all ~1e-13 or less in an exact NESS; their derivatives are
+      round-off noise): ``residual`` (solver rows), ``offband_residual`` (distance-2 rows,
+      i.e. tridiagonality), ``identity_residual``
+      $= |\Pi_r + \Pi_{sc} - \Pi_{NESS}|/\Pi_{NESS}$ and ``closed_form_residual``, the
+      largest relative deviation of occupations, coherence, current and Pi_NESS from
+      [MSCPL19, Eqs. (29a)-(31)]. When $n_1 = n_L$ (all three vanish) the deviations are
+      measured in the units a temperature difference $\bar n + 1/2$ would produce, so the
+      columns stay finite.
+
+    ``omega`` drops out (every derivative w.r.t. it is exactly 0). Bad input (NaN/inf,
+    ``gamma <= 0``, ``Gamma < 0``, ``lam == 0``, ``n1 < 0``, ``nL < 0``, ``omega <= 0``) raises
+    ``ValueError`` at construction when concrete, and an ``equinox`` runtime error naming the
+    parameter when traced; a non-scalar parameter raises ``ValueError`` (use ``jax.vmap``).
     """
     return _point_padded(chain, chain.L, chain.L)
+
+
+def chain_point_padded(chain: Chain, L) -> dict[str, jax.Array]:
+    """:func:`chain_point` of a chain of ``L`` sites computed in arrays of the static size
+    ``chain.L >= L`` (inert padding, see ``_ness_padded``), so that ``L`` itself may be traced
+    (an integer-valued int or float scalar in ``[2, chain.L]``; otherwise ``ValueError``, or
+    an ``equinox`` runtime error naming ``L`` when traced). One compilation serves every
+    ``L <= chain.L``: ``jax.vmap`` over ``L`` and the other parameters. Same columns as
+    :func:`chain_point`."""
+    check_scalar(L, "L")
+    return _point_padded(chain, _checked_length(L, chain.L), chain.L)
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -474,7 +526,7 @@ def _points_batch(params, size):
 
     def one(L, gamma, Gamma, lam, n1, nL):
         ch = Chain(size, gamma, Gamma, lam, n1, nL)   # L field unused below: traced L rules
-        return _point_padded(ch, L, size)
+        return _point_padded(ch, _checked_length(L, size), size)
 
     return jax.vmap(one)(L, gamma, Gamma, lam, n1, nL)
 
@@ -506,13 +558,14 @@ def chain_points(L, gamma, Gamma, lam, n1, nL) -> dict[str, np.ndarray]:
 @functools.partial(jax.jit, static_argnums=1)
 def _occupations_batch(params, size):
     def one(L, gamma, Gamma, lam, n1, nL):
-        return _ness_padded(Chain(size, gamma, Gamma, lam, n1, nL), L, size).occupations
+        ch = _checked(Chain(size, gamma, Gamma, lam, n1, nL))
+        return _ness_padded(ch, _checked_length(L, size), size).occupations
 
     return jax.vmap(one)(*params)
 
 
 def chain_occupations(L, gamma, Gamma, lam, n1, nL) -> list[np.ndarray]:
-    """NESS occupation profiles $\\langle a_k^\\dagger a_k\\rangle$, k = 1..L, of many chains
+    r"""NESS occupation profiles $\langle a_k^\dagger a_k\rangle$, k = 1..L, of many chains
     (1-D argument arrays as in :func:`chain_points`; one compilation)."""
     params, size = _check_batch(L, gamma, Gamma, lam, n1, nL)
     occ = np.asarray(_occupations_batch(params, size))
@@ -520,5 +573,5 @@ def chain_occupations(L, gamma, Gamma, lam, n1, nL) -> list[np.ndarray]:
 
 
 def local_slope(L1: float, y1: float, L2: float, y2: float) -> float:
-    """Log-log slope $\\ln(y_2/y_1)/\\ln(L_2/L_1)$ between two points."""
+    r"""Log-log slope $\ln(y_2/y_1)/\ln(L_2/L_1)$ between two points."""
     return math.log(y2 / y1) / math.log(L2 / L1)

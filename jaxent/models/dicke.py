@@ -51,8 +51,11 @@ From (C22), ``d dq_b/dt = tilde omega_0 dp_b``, ``d dp_b/dt = (4 zeta - tilde om
 :func:`jaxent.gaussian.covariance.drift_diffusion` (mode order ``(a, b)``) and the tests compare
 with (C25).
 
-Everything here is a pure function of a :class:`Dicke` pytree; ``lam`` etc. are traced, so
-``jax.vmap`` sweeps and ``jax.grad`` work (:func:`dicke_point`).
+Everything here is a pure function of a :class:`Dicke` pytree; ``lam`` etc. may be traced, so
+``jax.jit``, ``jax.vmap`` sweeps and ``jax.grad``/``jax.jacfwd`` work. :func:`dicke_point` is
+the point function (one parameter point -> flat dict of float64 scalars; its docstring lists
+the columns, the diagnostics and how bad input, ``lam = 0`` and ``lam = lambda_c`` are
+handled).
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from jaxent.gaussian.covariance import _is_concrete, drift_diffusion
+from jaxent.gaussian.checks import check_nonnegative, check_positive, check_scalar, is_traced
+from jaxent.gaussian.covariance import drift_diffusion
 from jaxent.gaussian.lyapunov import lyapunov_solve
 from jaxent.gaussian.production import wehrl_photon_loss_split, wehrl_pi_d_per_channel
 
@@ -85,11 +89,19 @@ __all__ = [
 ]
 
 
+_FIELDS = ("lam", "omega0", "omega", "kappa", "gamma")
+
+
 class Dicke(eqx.Module):
     """Parameters of the open Dicke model [GFL20, Eq. (12), (C20)]; defaults of GFL20 Fig. 3.
 
     ``lam``: coupling lambda; ``omega0``: spin frequency; ``omega``: cavity frequency;
     ``kappa``: cavity loss (``2 kappa D[a]``); ``gamma``: stabilising loss ``2 gamma D[delta b]``.
+
+    Fields may be scalars or (for ``jax.vmap``) arrays. Concrete values are validated at
+    construction (``ValueError`` naming the parameter: NaN/inf, ``lam < 0``, ``kappa < 0``,
+    ``gamma < 0``, ``omega0 <= 0``, ``omega <= 0``); traced values are checked inside
+    :func:`dicke_point` with ``equinox.error_if``.
     """
 
     lam: Array | float
@@ -97,6 +109,11 @@ class Dicke(eqx.Module):
     omega: Array | float = 0.01
     kappa: Array | float = 1.0
     gamma: Array | float = 1e-3
+
+    def __check_init__(self):
+        concrete = {k: getattr(self, k) for k in _FIELDS if not is_traced(getattr(self, k))}
+        if concrete:
+            _check_fields(self, only=concrete)
 
 
 def critical_coupling(omega0, omega, kappa) -> Array:
@@ -191,69 +208,132 @@ def drift_matrix_c25(m: Dicke) -> Array:
     ])
 
 
-def check_dicke(m: Dicke) -> None:
-    """Eager validation with ValueErrors naming the parameter (no-op on traced values)."""
-    leaves = [m.lam, m.omega0, m.omega, m.kappa, m.gamma]
-    if not _is_concrete(*leaves):
+_FIELDS = ("lam", "omega0", "omega", "kappa", "gamma")
+
+
+_CHECKS = {
+    "lam": (check_nonnegative, "coupling must be finite and >= 0 (the model is symmetric in "
+                               "its sign)"),
+    "omega0": (check_positive, "frequencies must be finite and > 0"),
+    "omega": (check_positive, "frequencies must be finite and > 0"),
+    "kappa": (check_nonnegative, "loss rates must be finite and >= 0"),
+    "gamma": (check_nonnegative, "loss rates must be finite and >= 0"),
+}
+
+
+def _check_fields(m: Dicke, only: dict | None = None) -> Dicke | None:
+    """Value checks of the fields (any shape; :mod:`jaxent.gaussian.checks`): ``ValueError``
+    on concrete values, ``equinox.error_if`` on traced ones. Returns a :class:`Dicke` holding
+    the checked leaves (``None`` when ``only``, a dict of a subset of the fields, is given)."""
+    if only is not None:
+        for k, v in only.items():
+            fn, what = _CHECKS[k]
+            fn(v, k, what)
+        return None
+    vals = [fn(getattr(m, k), k, what) for k, (fn, what) in _CHECKS.items()]
+    return Dicke(*vals)
+
+
+def _check_not_critical(m: Dicke) -> None:
+    """Eager refusal of ``lam == lambda_c`` (only when every value involved is concrete)."""
+    if is_traced([m.lam, m.omega0, m.omega, m.kappa]):
         return
-    vals = {k: np.asarray(getattr(m, k), dtype=float) for k in
-            ("lam", "omega0", "omega", "kappa", "gamma")}
-    for k, v in vals.items():
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"{k}: must be finite, got {v}")
-    for k in ("kappa", "gamma"):
-        if np.any(vals[k] < 0):
-            raise ValueError(f"{k}: loss rates must be >= 0, got {vals[k]}")
-    for k in ("omega0", "omega"):
-        if np.any(vals[k] <= 0):
-            raise ValueError(f"{k}: frequencies must be > 0, got {vals[k]}")
-    if np.any(vals["lam"] < 0):
-        raise ValueError(f"lam: coupling must be >= 0 (the model is symmetric in its sign), "
-                         f"got {vals['lam']}")
-    lc = np.asarray(critical_coupling(vals["omega0"], vals["omega"], vals["kappa"]))
-    if np.any(vals["lam"] == lc):
+    lam = np.asarray(m.lam, dtype=float)
+    lc = 0.5 * np.sqrt(np.asarray(m.omega0, float) * (np.asarray(m.kappa, float) ** 2
+                                                      + np.asarray(m.omega, float) ** 2)
+                       / np.asarray(m.omega, float))
+    if np.any(lam == lc):
         raise ValueError(
             f"lam: exactly at the critical coupling lambda_c = {float(np.max(lc)):.12g}, where the "
             "normal and superradiant branches meet (Pi_u has a kink, Pi_d ~ 1/|lambda - lambda_c| "
             "as gamma -> 0); evaluate on either side of it")
 
 
-def dicke_point(m: Dicke) -> dict[str, Array]:
-    """All Fig. 3 quantities of the Gaussianized Dicke NESS at one parameter point.
+def check_dicke(m: Dicke) -> None:
+    """Eager validation of a (possibly batched) :class:`Dicke`: ``ValueError`` naming the
+    parameter for NaN/inf, negative ``lam``, ``kappa``, ``gamma``, non-positive ``omega0``,
+    ``omega`` or ``lam`` exactly at ``lambda_c``. No-op when any field is traced (inside
+    :func:`dicke_point` the same checks then run through ``equinox.error_if``)."""
+    if is_traced([getattr(m, k) for k in _FIELDS]):
+        return
+    _check_fields(m)
+    _check_not_critical(m)
 
-    Returns scalars: ``lam_c``, ``Pi_u``, ``Pi_d``, ``Phi_q`` (Wehrl split of [GFL20, Eqs.
-    (7)-(8)], both loss channels ``kappa`` on ``delta a`` and ``gamma`` on ``delta b`` included),
-    ``n_a_fluct = <delta a^dag delta a>``, ``n_b_fluct``, ``Pi_d_a`` (the cavity channel alone),
-    ``alpha_re``, ``alpha_im``, ``beta``, ``superradiant`` (0/1), ``max_re_eig`` (of the drift;
-    < 0 iff a NESS exists), ``identity_residual = (Pi_u + Pi_d - Phi_q)/Phi_q`` and
-    ``lyapunov_residual``. Unstable drift gives NaN in the entropy columns (check
-    ``max_re_eig``; :func:`jaxent.commands.dicke` refuses to write such rows). Differentiable in
-    every field of ``m``; ``jax.vmap`` over a batched ``Dicke`` for sweeps.
+
+def dicke_point(m: Dicke) -> dict[str, Array]:
+    r"""All Fig. 3 quantities of the Gaussianized Dicke NESS at one parameter point.
+
+    The point function of the model: every field of ``m`` is a float64 scalar (a Python
+    number, a concrete array or a tracer); ``jax.jit``, ``jax.vmap`` (over a batched
+    ``Dicke`` or a function building one) and ``jax.jacfwd``/``jax.grad`` w.r.t. any field
+    work. Returns a flat dict of scalars:
+
+    * physics: ``lam_c``, ``Pi_u``, ``Pi_d``, ``Phi_q`` (Wehrl split of [GFL20, Eqs. (7)-(8)],
+      both loss channels ``kappa`` on ``delta a`` and ``gamma`` on ``delta b`` included),
+      ``Pi_d_a`` (the cavity channel alone), ``n_a_fluct = <delta a^dag delta a>``,
+      ``n_b_fluct``, ``alpha_re``, ``alpha_im``, ``beta`` (mean field, [GFL20, Eqs. (C6)-(C8)]);
+    * diagnostics: ``max_re_eig`` (largest real part of the drift's eigenvalues; < 0 iff a
+      NESS exists; its derivative is cut, ``stop_gradient``), ``identity_residual`` and
+      ``lyapunov_residual`` (round-off level in an exact NESS; their derivatives are noise);
+    * flags (0.0 / 1.0): ``superradiant`` (``lam > lam_c``) and ``at_critical``
+      (``lam == lam_c`` exactly).
+
+    ``identity_residual = (Pi_u + Pi_d - Phi_q) / (|Phi_q| + kappa + gamma)`` checks the NESS
+    identity [GFL20, Eq. (10)]. The denominator is ``sum_i kappa_i tr_i sigma``, the size of the
+    largest terms summed in ``Pi_d`` and ``Phi_q`` (hence their rounding floor): for
+    ``Phi_q >> kappa + gamma`` it is the relative residual, for small ``Phi_q`` the absolute one
+    in units of the loss rates. It never divides 0 by 0: at ``lam = 0`` the NESS is the vacuum,
+    ``Pi_u = Pi_d = Phi_q = 0``, and the residual is 0 (a plain ``/Phi_q`` gave -1 there, and
+    ~1e-8 already at ``lam = 1e-4 lam_c`` from the cancellation in ``tr sigma - 1``).
+
+    Errors. Bad input (NaN/inf, ``lam < 0``, ``kappa < 0``, ``gamma < 0``, ``omega0 <= 0``,
+    ``omega <= 0``) raises ``ValueError`` naming the parameter when the value is concrete and,
+    under ``jit``/``vmap``, an ``equinox`` runtime error with the same message; a non-scalar
+    field always raises ``ValueError`` (use ``jax.vmap`` to batch). Physics is not an error:
+    where the drift is not Hurwitz (no NESS, e.g. ``kappa = 0`` or ``gamma = 0`` with
+    ``lam = 0``) the entropy columns are NaN and ``max_re_eig >= 0``. The point exactly at
+    ``lambda_c`` (where the branches meet: ``Pi_u`` has a kink and ``Pi_d ~ 1/|lam - lam_c|``
+    as ``gamma -> 0``) is refused with a ``ValueError`` when every value is concrete; under a
+    trace it cannot be refused per point without aborting the whole batch, so there the
+    entropy columns and their derivatives are NaN and ``at_critical = 1``. (For ``gamma > 0``
+    the values themselves stay finite and continuous at ``lambda_c``; only their derivative
+    jumps, see the module docstring.)
     """
-    check_dicke(m)
+    for k in _FIELDS:
+        check_scalar(getattr(m, k), k)
+    m = _check_fields(m)
+    _check_not_critical(m)
     G = fluctuation_hamiltonian(m)
     A, D = drift_diffusion_dicke(m)
     sol = lyapunov_solve(A, D, method="kron")
     sigma = sol.sigma
-    kap = jnp.stack([jnp.asarray(m.kappa, float), jnp.asarray(m.gamma, float)])
+    kappa = jnp.asarray(m.kappa, float)
+    gamma = jnp.asarray(m.gamma, float)
+    kap = jnp.stack([kappa, gamma])
     pu, pd, fq = wehrl_photon_loss_split(sigma, G, kap)
     pd_a = wehrl_pi_d_per_channel(sigma, kap)[0]
     alpha, beta, _ = mean_field(m)
+    lam = jnp.asarray(m.lam, float)
     lc = critical_coupling(m.omega0, m.omega, m.kappa)
+    at_c = lam == lc
+    # NaN (value and tangent) exactly at lambda_c; exactly 1.0 elsewhere
+    nan_at_c = jnp.where(at_c, jnp.nan, 1.0)
+    pu, pd, fq, pd_a = (v * nan_at_c for v in (pu, pd, fq, pd_a))
     return {
         "lam_c": lc,
         "Pi_u": pu,
         "Pi_d": pd,
         "Phi_q": fq,
         "Pi_d_a": pd_a,
-        "n_a_fluct": 0.5 * (sigma[0, 0] + sigma[1, 1]) - 0.5,
-        "n_b_fluct": 0.5 * (sigma[2, 2] + sigma[3, 3]) - 0.5,
+        "n_a_fluct": (0.5 * (sigma[0, 0] + sigma[1, 1]) - 0.5) * nan_at_c,
+        "n_b_fluct": (0.5 * (sigma[2, 2] + sigma[3, 3]) - 0.5) * nan_at_c,
         "alpha_re": jnp.real(alpha),
         "alpha_im": jnp.imag(alpha),
         "beta": beta,
-        "superradiant": (jnp.abs(jnp.asarray(m.lam, float)) > lc).astype(float),
+        "superradiant": (jnp.abs(lam) > lc).astype(float),
+        "at_critical": at_c.astype(float),
         "max_re_eig": sol.max_re_eig,
-        "identity_residual": (pu + pd - fq) / fq,
+        "identity_residual": (pu + pd - fq) / (jnp.abs(fq) + kappa + gamma),
         "lyapunov_residual": sol.residual,
     }
 

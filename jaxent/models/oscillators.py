@@ -16,12 +16,14 @@ Steady states (covariance matrices in the conventions of :mod:`jaxent.gaussian.c
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
+from jaxent.gaussian.checks import check_interval, check_positive, check_scalar, is_traced
 from jaxent.gaussian.covariance import _is_concrete, quadratic_hamiltonian_matrix
 from jaxent.gaussian.langevin import langevin_covariance
 from jaxent.gaussian.master_equations import steady_state_covariance
@@ -35,6 +37,7 @@ __all__ = [
     "kl_normal_frequencies",
     "oscillator_hamiltonian",
     "oscillator_steady_state",
+    "oscillator_point",
     "occupations",
     "two_mode_mutual_information",
 ]
@@ -77,11 +80,28 @@ def oscillator_hamiltonian(omega1, omega2, lam, coupling: str) -> Array:
     return quadratic_hamiltonian_matrix(M, K)
 
 
+_RULES = {
+    "lam_over_lamc": (functools.partial(check_interval, lo=0.0, hi=1.0),
+                      "must lie in [0, 1) (lambda < lambda_c: at or beyond lambda_c the "
+                      "Hamiltonian is not bounded below)"),
+    "omega1": (check_positive, "frequencies must be finite and > 0"),
+    "omega2": (check_positive, "frequencies must be finite and > 0"),
+    "gamma1": (check_positive, "damping rates must be finite and > 0"),
+    "gamma2": (check_positive, "damping rates must be finite and > 0"),
+    "T1": (check_positive, "temperatures must be finite and > 0"),
+    "T2": (check_positive, "temperatures must be finite and > 0"),
+}
+
+
 class CoupledOscillators(eqx.Module):
-    """Parameters of the KL model. ``coupling`` is static; the rest are traced (grad/vmap).
+    """Parameters of the KL model. ``coupling`` is static; the rest may be traced
+    (``jit``/``vmap``/``grad``).
 
     Defaults are those of KL's figures: ``omega = (5, 2)``, ``gamma_1 = gamma_2 = 1.5e-4``,
-    ``T_1 = T_2 = 98``.
+    ``T_1 = T_2 = 98``. Concrete values are validated at construction (``ValueError`` naming
+    the parameter: NaN/inf, ``lam_over_lamc`` outside ``[0, 1)``, non-positive frequencies,
+    damping rates or temperatures); traced values are checked in :func:`oscillator_point`
+    with ``equinox.error_if``.
     """
 
     lam_over_lamc: Array
@@ -95,23 +115,10 @@ class CoupledOscillators(eqx.Module):
 
     def __check_init__(self):
         _check_coupling(self.coupling)
-        vals = {k: getattr(self, k) for k in
-                ("lam_over_lamc", "omega1", "omega2", "gamma1", "gamma2", "T1", "T2")}
-        if not _is_concrete(*vals.values()):
-            return
-        for k, v in vals.items():
-            if not np.all(np.isfinite(np.asarray(v, float))):
-                raise ValueError(f"{k}: must be finite, got {v}")
-        for k in ("omega1", "omega2", "T1", "T2"):
-            if np.any(np.asarray(vals[k], float) <= 0):
-                raise ValueError(f"{k}: must be > 0, got {vals[k]}")
-        for k in ("gamma1", "gamma2"):
-            if np.any(np.asarray(vals[k], float) <= 0):
-                raise ValueError(f"{k}: damping rates must be > 0, got {vals[k]}")
-        r = np.asarray(vals["lam_over_lamc"], float)
-        if np.any(r < 0) or np.any(r >= 1):
-            raise ValueError(f"lam_over_lamc: must be in [0, 1) (lambda < lambda_c: at or beyond "
-                             f"lambda_c the Hamiltonian is not bounded below), got {r}")
+        for k, (fn, what) in _RULES.items():
+            v = getattr(self, k)
+            if not is_traced(v):
+                fn(v, k, what)
 
     @property
     def lam(self) -> Array:
@@ -147,6 +154,56 @@ def oscillator_steady_state(model: CoupledOscillators, method: str,
                              f"T2={model.T2}")
         return gibbs_covariance(model.G, model.T1)
     raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+
+
+def _checked(model: CoupledOscillators) -> CoupledOscillators:
+    """``model`` with every parameter scalar-checked (``ValueError``) and value-checked
+    (``ValueError`` if concrete, ``equinox.error_if`` if traced; :mod:`jaxent.gaussian.checks`)."""
+    for k in _RULES:
+        check_scalar(getattr(model, k), k)
+    vals = tuple(fn(getattr(model, k), k, what) for k, (fn, what) in _RULES.items())
+    return eqx.tree_at(lambda m: tuple(getattr(m, k) for k in _RULES), model, vals)
+
+
+def oscillator_point(model: CoupledOscillators, method: str,
+                     weights: str = "davies") -> dict[str, Array]:
+    """The point function of the KL model: one steady state, as a flat dict of float64 scalars.
+
+    ``model``'s fields ``lam_over_lamc``, ``omega1``, ``omega2``, ``gamma1``, ``gamma2``, ``T1``,
+    ``T2`` are scalars, traced or not (``jax.jit``/``jax.vmap`` of a function that builds the
+    model, ``jax.jacfwd`` w.r.t. any of them); ``model.coupling`` (``"pp"``/``"rw"``),
+    ``method`` (``"local"``, ``"global"``, ``"langevin"``, ``"gibbs"``) and ``weights`` (global
+    master equation: ``"davies"``/``"kms"``) are static strings. Returns
+    ``lam`` (``lambda = lam_over_lamc * lambda_c``), ``omega_minus``, ``omega_plus`` (normal-mode
+    frequencies [KL, Eqs. (2), (3)]), ``n1``, ``n2`` (``<a_j^dag a_j>``) and ``mutual_info``
+    (nats, [KL, App. B]); no flag columns (below ``lambda_c`` with positive damping every
+    method has a unique steady state).
+
+    Bad input raises ``ValueError`` naming the parameter when concrete (a non-scalar field
+    always), an ``equinox`` runtime error with the same message when traced; so does
+    ``method="gibbs"`` with ``T1 != T2``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    model = _checked(model)
+    if method == "gibbs":
+        msg = "T1, T2: the Gibbs state needs T1 == T2"
+        if is_traced([model.T1, model.T2]):
+            model = eqx.tree_at(lambda m: m.T1, model,
+                                eqx.error_if(model.T1, model.T1 != model.T2, msg))
+        elif float(model.T1) != float(model.T2):
+            raise ValueError(f"{msg}, got T1={float(model.T1)}, T2={float(model.T2)}")
+    sigma = oscillator_steady_state(model, method, weights)
+    n = occupations(sigma)
+    om = kl_normal_frequencies(model.omega1, model.omega2, model.lam, model.coupling)
+    return {
+        "lam": jnp.asarray(model.lam, float),
+        "omega_minus": om[0],
+        "omega_plus": om[1],
+        "n1": n[0],
+        "n2": n[1],
+        "mutual_info": two_mode_mutual_information(sigma),
+    }
 
 
 def occupations(sigma: ArrayLike) -> Array:
