@@ -93,7 +93,7 @@ class SweepResult:
     groups: list = dataclasses.field(default_factory=list)
 
 
-# (study name, id, static, chunk, grad) -> jitted batch function; and trace counts
+# (study name, point function, static, grad) -> jitted batch function; and trace counts
 _COMPILED: dict = {}
 TRACE_COUNT: dict = defaultdict(int)
 
@@ -102,7 +102,7 @@ def batch_function(study: Study, static, grad: tuple[str, ...] = ()):
     """The jitted, vmapped point function of ``study`` at ``static`` (cached). Its argument is a
     dict of ``(chunk,)`` float64 arrays, one per parameter; it returns a dict of ``(chunk,)``
     arrays (outputs, diagnostics and gradient columns)."""
-    cache_key = (study.name, id(study), static, tuple(grad))
+    cache_key = (study.name, study.point, static, tuple(grad))
     fn = _COMPILED.get(cache_key)
     if fn is not None:
         return fn

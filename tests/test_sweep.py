@@ -1,81 +1,142 @@
-"""The Kerr sweep layer: end-to-end NESS identity, resume, gradients, CLI."""
+"""The sweep engine (jaxent.sweep) with the Kerr study: NESS identity end to end, resume,
+gradient columns, one compilation per shape, storage failures survived, memory refusal, CLI."""
 
-import numpy as np
-import pytest
+import os
+import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
-import jaxent.sweep as sweep
 from jaxent.cli import main
 from jaxent.io import read_csv
 from jaxent.models.kerr import Kerr
-from jaxent.phase_space.grid import polar_grid
+from jaxent.studies.kerr import KERR_COLUMNS, KERR_KEY, kerr_point, kerr_sweep, make_study
+from jaxent.sweep import run_sweep
 
 N_SMALL = 5.0
 
 
-def test_sweep_writes_identity_satisfying_rows_and_resumes(tmp_path, monkeypatch):
+def test_sweep_writes_identity_satisfying_rows_and_resumes(tmp_path):
     out = tmp_path / "kerr.csv"
     eps = [0.5, 0.933, 1.2]
-    sweep.kerr_sweep([N_SMALL], eps, out, chunk=2, progress=False)
+    r = kerr_sweep([N_SMALL], eps, out, chunk=2, progress=False)
+    assert r.computed == 3 and r.flagged == 0
     data = read_csv(out)
     assert sorted(data["eps"]) == eps
-    assert set(sweep.KERR_COLUMNS) <= set(data)
+    assert set(KERR_COLUMNS) <= set(data)
     # In a NESS Pi_U + Pi_J = Phi [GFL20 Eq. (10)]: an end-to-end check of solver + grid.
     np.testing.assert_array_less(np.abs(data["ness_identity_residual"]), 1e-8)
+    np.testing.assert_array_less(data["exact_moment_error"], 1e-10)
     # Pi_J = Pi_ext + Pi_d and Phi = Phi_ext + Phi_q with Pi_ext = Phi_ext [GFL20 Eqs. (7)-(9)].
     np.testing.assert_allclose(np.add(data["Pi_ext"], data["Pi_d"]), data["Pi_J"], rtol=1e-10)
     np.testing.assert_allclose(np.add(data["Pi_ext"], data["Phi_q"]), data["Phi"], rtol=1e-10)
-    # <a> = alpha sqrt(N) and Pi_ext = 2 kappa |<a>|^2.
     a2 = (np.square(data["alpha_re"]) + np.square(data["alpha_im"])) * N_SMALL
     np.testing.assert_allclose(data["Pi_ext"], 2 * 0.5 * a2, rtol=1e-10)
-
-    calls = []
-    real = sweep._kerr_batch
-    monkeypatch.setattr(sweep, "_kerr_batch", lambda *a, **k: calls.append(1) or real(*a, **k))
-    sweep.kerr_sweep([N_SMALL], eps + [1.0], out, chunk=2, progress=False)
-    assert len(calls) == 1  # only the new point is computed
-    data = read_csv(out)
-    assert sorted(data["eps"]) == sorted(eps + [1.0])
+    r2 = kerr_sweep([N_SMALL], eps + [1.0], out, chunk=2, progress=False)
+    assert (r2.computed, r2.skipped) == (1, 3)  # only the new point is computed
+    assert sorted(read_csv(out)["eps"]) == sorted(eps + [1.0])
 
 
-def test_grad_of_pi_d_matches_finite_differences():
-    # Near eps_c, on a grid large enough that Q underflows to 0 at its edge (where a naive
-    # |A|^2/Q has a NaN derivative): a regression test for that, too.
-    N = 10.0
-    nmax = sweep.nmax_for_size(N, 1.1, 0.5, -2.0, 1.0)
-    grid = polar_grid(nmax)
+def test_gradient_columns_are_implicit_derivatives(tmp_path):
+    """--grad columns equal jax.grad of the point function and a 5-point finite difference."""
+    out = tmp_path / "kerr.csv"
+    r = kerr_sweep([10.0], [0.95], out, progress=False, grad=["eps", "delta"])
+    row = {k: v[0] for k, v in read_csv(out).items()}
+    nmax = int(row["nmax"])
+    K = 1024
 
-    def pi_d(e):
-        return sweep.kerr_point(Kerr(eps=e, N=N), nmax, grid)["Pi_d"]
+    def pi_d(e, d):
+        return kerr_point(Kerr(eps=e, N=10.0, delta=d), nmax, n_terms=K)["Pi_d"]
 
-    e0, h = 0.95, 1e-4
-    g = jax.grad(pi_d)(jnp.asarray(e0))
-    # Five-point stencil (error O(h^4)): Pi_d is sharply peaked here and the two-point
-    # central difference is itself off by 2e-5 relative at this h (measured).
-    fd = (-pi_d(e0 + 2 * h) + 8 * pi_d(e0 + h) - 8 * pi_d(e0 - h) + pi_d(e0 - 2 * h)) / (12 * h)
-    np.testing.assert_allclose(g, fd, rtol=1e-7)
+    f = jax.jit(pi_d)
+    g_e, g_d = jax.jit(jax.grad(pi_d, argnums=(0, 1)))(0.95, -2.0)
+    assert row["dPi_d_deps"] == pytest.approx(float(g_e), rel=1e-10)
+    assert row["dPi_d_ddelta"] == pytest.approx(float(g_d), rel=1e-10)
+    h = 1e-4
+    fd = (-f(0.95 + 2 * h, -2.0) + 8 * f(0.95 + h, -2.0) - 8 * f(0.95 - h, -2.0)
+          + f(0.95 - 2 * h, -2.0)) / (12 * h)
+    assert row["dPi_d_deps"] == pytest.approx(float(fd), rel=1e-7)
+    for col in ("dn_photons_deps", "dalpha_re_ddelta", "dPi_U_ddelta"):
+        assert col in row and np.isfinite(row[col])
+    assert r.computed == 1
+
+
+def test_one_compilation_per_shape_whatever_the_parameters(tmp_path):
+    """N, eps, kappa, delta, u are traced: a second sweep at other values of all of them, on the
+    same shapes, compiles nothing; the first compiles once per distinct nmax."""
+    r1 = kerr_sweep([4.0, 5.0], [0.5, 0.9], tmp_path / "a.csv", chunk=3, nmax_step=48,
+                    progress=False)
+    assert len(r1.groups) == 1 and r1.compilations == 1
+    r2 = kerr_sweep([3.0, 4.5], [0.6, 0.7, 0.8], tmp_path / "b.csv", chunk=3, nmax_step=48,
+                    kappa=0.6, delta=-1.5, u=1.1, progress=False)
+    assert r2.groups[0][0] == r1.groups[0][0] and r2.compilations == 0
 
 
 def test_bad_input_names_the_parameter(tmp_path):
     with pytest.raises(ValueError, match="kappa"):
-        sweep.kerr_sweep([5], [0.5], tmp_path / "a.csv", kappa=-1.0, progress=False)
+        kerr_sweep([5], [0.5], tmp_path / "a.csv", kappa=-1.0, progress=False)
     with pytest.raises(ValueError, match="eps"):
-        sweep.kerr_sweep([5], [float("nan")], tmp_path / "b.csv", progress=False)
+        kerr_sweep([5], [float("nan")], tmp_path / "b.csv", progress=False)
     with pytest.raises(ValueError, match="N"):
-        sweep.kerr_sweep([0], [0.5], tmp_path / "c.csv", progress=False)
+        kerr_sweep([0], [0.5], tmp_path / "c.csv", progress=False)
+    with pytest.raises(ValueError, match="grad"):
+        kerr_sweep([5], [0.5], tmp_path / "d.csv", grad=["omega"], progress=False)
+
+
+def test_huge_sizes_are_refused_with_the_largest_that_fits(tmp_path, monkeypatch):
+    with pytest.raises(MemoryError, match=r"largest N that fits .* is about \d+"):
+        kerr_sweep([10000], [1.3], tmp_path / "a.csv", progress=False)
+    monkeypatch.setenv("JAXENT_MEMORY_BYTES", str(200e6))
+    with pytest.raises(MemoryError, match="N=40"):
+        kerr_sweep([40], [1.3], tmp_path / "b.csv", progress=False)
+    assert not (tmp_path / "b.csv").exists()
+
+
+def test_cut_row_and_flagged_rows_are_recomputed(tmp_path):
+    out = tmp_path / "kerr.csv"
+    # nmax = 14 is too small at eps = 1.3 (<n> = 13): the row is written, flagged, with a warning
+    with pytest.warns(RuntimeWarning, match="raise --nmax"):
+        r = kerr_sweep([N_SMALL], [0.5, 1.3], out, nmax=14, progress=False)
+    assert r.flagged == 1
+    data = read_csv(out)
+    flags = dict(zip(data["eps"], data["flags"]))
+    assert flags[0.5] == "" and "tail" in flags[1.3]
+    # cut the last line mid-row, as a kill during a write would
+    text = out.read_text()
+    out.write_text(text[: len(text) - 20])
+    with pytest.warns(RuntimeWarning, match="partial last row"):
+        r = kerr_sweep([N_SMALL], [0.5, 1.3], out, nmax=14, progress=False)
+    assert r.computed == 1
+    # without --recompute-flagged the flagged row stays; with it and a larger nmax it is fixed
+    r = kerr_sweep([N_SMALL], [0.5, 1.3], out, progress=False)
+    assert r.computed == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = kerr_sweep([N_SMALL], [0.5, 1.3], out, recompute_flagged=True, progress=False)
+    assert r.computed == 1
+    data = read_csv(out, key=KERR_KEY)
+    assert len(data["eps"]) == 2 and all(f == "" for f in data["flags"])
+    with open(out) as fh:  # compacted: one row per key, every line complete
+        lines = fh.read().splitlines()
+    assert len(lines) == 3 and all(len(l.split(",")) == len(lines[0].split(",")) for l in lines)
 
 
 def test_cli_writes_csv_and_figure(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["kerr", "--N", "4", "6", "--eps", "0.6:1.2:3", "--out", str(out),
-                 "--nmax-step", "80", "--no-progress"]) == 0
+                 "--nmax-step", "80", "--no-progress", "--grad", "eps"]) == 0
     data = read_csv(out / "kerr.csv")
-    assert len(data["eps"]) == 6
+    assert len(data["eps"]) == 6 and "dPi_d_deps" in data
     assert set(data["nmax"]) == {80.0}  # both sizes rounded up to one shared truncation
     assert (out / "kerr_fig2.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
-    assert "eps at max Pi_d/N" in printed
-    with pytest.raises(SystemExit):
-        main(["kerr", "--eps", "1:2:x", "--out", str(out)])
+    assert "eps at max Pi_d/N" in printed and "1 compilations" in printed
+    for bad in (["--eps", "1:2:x"], ["--nmax-step", "0"], ["--nmax-step", "-40"],
+                ["--nmax", "1"], ["--grad", "omega"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["kerr", *bad, "--out", str(out)])
+        assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--nmax-step" in err

@@ -42,3 +42,40 @@ def add_values_argument(parser: argparse.ArgumentParser, flag: str, default: lis
     :func:`parse_values`, so errors can name the flag)."""
     parser.add_argument(f"--{flag}", nargs="+", default=default, metavar="V", help=help
                         + " (numbers and/or start:stop:count)")
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser, params: list[str], chunk: int = 8) -> None:
+    """The flags every sweep command shares: ``--chunk``, ``--grad``, ``--recompute-flagged``,
+    ``--no-progress``. ``params`` are the parameter names ``--grad`` accepts."""
+    parser.add_argument("--chunk", type=int, default=chunk,
+                        help=f"points per vmapped batch (default {chunk})")
+    parser.add_argument("--grad", nargs="+", default=[], metavar="PARAM", choices=params,
+                        help="add d<column>_d<PARAM> columns (jax.jacfwd through the steady "
+                             f"state) for these parameters: {', '.join(params)}")
+    parser.add_argument("--recompute-flagged", action="store_true",
+                        help="recompute rows of an earlier run whose checks failed (their "
+                             "'flags' column is not empty), e.g. after raising --nmax")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def positive_int(name: str):
+    """argparse ``type=`` for an integer >= 1 whose error names the flag."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--{name}: expected an integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"--{name}: must be >= 1, got {value}")
+        return value
+
+    return parse
+
+
+def report_sweep(result, what: str) -> None:
+    """One line on what a sweep did: points computed, skipped (already in the file), flagged,
+    compilations and wall time."""
+    print(f"{what}: computed {result.computed} points ({result.skipped} already in "
+          f"{result.path}), {result.flagged} flagged, {result.compilations} compilations, "
+          f"{result.seconds:.1f} s")
