@@ -1,7 +1,7 @@
 """Whole-sweep timings on whatever device JAX sees (meant for a GPU), with correctness checks.
 
 1. Kerr: every term for eps in 0.5:1.3:201 x N = 10..40 step 5 (1407 points) through
-   :func:`jaxent.sweep.kerr_sweep`, wall time including compilation (issue target on a GPU:
+   :func:`jaxent.studies.kerr.kerr_sweep`, wall time including compilation (issue target on a GPU:
    under 20 s). Checked: max NESS identity residual, and Pi_d / Pi_U against a reference CSV
    computed on CPU at the pumps both sweeps share (``--ref``).
 2. Dicke: 2001-point sweep (jit + vmap), with and without jax.grad.
@@ -25,7 +25,7 @@ from jaxent.io import read_csv
 
 def kerr(out: str, ref: str | None, chunk: int, nmax_step: int,
          N_values=tuple(range(10, 41, 5)), n_eps: int = 201) -> None:
-    from jaxent.sweep import kerr_sweep
+    from jaxent.studies.kerr import kerr_sweep
 
     eps = np.linspace(0.5, 1.3, n_eps)
     path = os.path.join(out, f"kerr_gpu_step{nmax_step}.csv")

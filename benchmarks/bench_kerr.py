@@ -32,9 +32,10 @@ def jaxent_point(N: float, eps: float, repeat: int, queue) -> None:
     import jaxent  # noqa: F401
     from jaxent.models.kerr import Kerr
     from jaxent.phase_space.grid import polar_grid
-    from jaxent.sweep import kerr_point, nmax_for_size
+    from jaxent.models.kerr import choose_nmax
+    from jaxent.studies.kerr import kerr_point
 
-    nmax = nmax_for_size(N, eps, 0.5, -2.0, 1.0, nmax_step=1)
+    nmax = choose_nmax(Kerr(eps=eps, N=N))
     grid = polar_grid(nmax)
     f = jax.jit(lambda e: kerr_point(Kerr(eps=e, N=N), nmax, grid), )
     t0 = time.perf_counter()

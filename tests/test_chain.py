@@ -1,6 +1,5 @@
 """Harmonic chain with self-consistent reservoirs [MSCPL19, Sec. IV, Apps. B-E]."""
 
-import argparse
 import math
 
 import jax
@@ -284,18 +283,20 @@ def test_equal_temperatures_no_nan():
     assert abs(float(r["current"])) < 1e-12 * scale
 
 
-def _args(tmp_path, **over):
-    a = dict(L=["2", "5", "12"], gamma=["1e-6"], Gamma=["0", "1e-7"], lam=["3e-7"], n1=["1"],
-             nL=["2"], extend_to=0, no_figures=True, out=str(tmp_path))
-    a.update(over)
-    return argparse.Namespace(**a)
+def _cli(tmp_path, *extra, L=("2", "5", "12"), Gamma=("0", "1e-7"), lam=("3e-7",)):
+    from jaxent.cli import main
+
+    main(["chain", "--L", *L, "--gamma", "1e-6", "--Gamma", *Gamma, "--lam", *lam, "--n1", "1",
+          "--nL", "2", "--extend-to", "0", "--no-figures", "--no-progress", "--out",
+          str(tmp_path), *extra])
 
 
-def test_command_writes_csv_and_resumes(tmp_path):
-    from jaxent.commands import chain as cmd
+def test_command_writes_csv_and_resumes(tmp_path, capsys):
     from jaxent.io import read_csv
+    from jaxent.studies.chain import CHAIN_DIAGNOSTICS, CHAIN_OUTPUTS, chain_sweep
 
-    cmd.run(_args(tmp_path))
+    _cli(tmp_path)
+    assert "chain: computed 6 points (0 already in" in capsys.readouterr().out
     data = read_csv(tmp_path / "chain.csv")
     assert len(data["L"]) == 6
     for col in ("L", "gamma", "Gamma", "lam", "n1", "nL", "current", "Pi_NESS", "Pi_r", "Pi_sc"):
@@ -304,32 +305,55 @@ def test_command_writes_csv_and_resumes(tmp_path):
         ch = Chain(int(data["L"][i]), data["gamma"][i], data["Gamma"][i], data["lam"][i],
                    data["n1"][i], data["nL"][i])
         assert _rel(data["Pi_NESS"][i], chain_closed_form(ch)["Pi_NESS"]) < 1e-12
-        assert np.isfinite([data[k][i] for k in cmd.CHAIN_COLUMNS]).all()
-    # resume: a second run with one more size writes only the new rows
-    n_new = cmd.sweep(np.array([2, 5, 12, 20]), [1e-6], [0.0, 1e-7], [3e-7], [1.0], [2.0],
-                      tmp_path / "chain.csv")
-    assert n_new == 2
+        # the padded, traced-L sweep equals the unpadded point function
+        single = chain_point(ch)
+        for k in ("Pi_r", "Pi_sc", "N_L"):
+            assert _rel(data[k][i], single[k]) < 1e-12, k
+        assert np.isfinite([data[k][i] for k in CHAIN_OUTPUTS + CHAIN_DIAGNOSTICS]).all()
+        assert data["flags"][i] == ""
+    # resume: a second run with one more size computes only the new rows
+    r = chain_sweep(np.array([2, 5, 12, 20]), [1e-6], [0.0, 1e-7], [3e-7], [1.0], [2.0],
+                    tmp_path / "chain.csv", progress=False)
+    assert (r.computed, r.skipped) == (2, 6)
+    _cli(tmp_path, L=("2", "5", "12", "20"))
+    assert "chain: computed 0 points (8 already in" in capsys.readouterr().out
 
 
-def test_command_bad_input(tmp_path):
-    from jaxent.commands import chain as cmd
+def test_command_grad_columns(tmp_path):
+    """--grad lam: dPi_NESS_dlam equals jax.jacfwd of the point function and d/dlambda of the
+    closed form Eq. (31)."""
+    from jaxent.io import read_csv
 
-    with pytest.raises(ValueError, match="Gamma"):
-        cmd.run(_args(tmp_path, Gamma=["-1e-7"]))
-    with pytest.raises(ValueError, match="L"):
-        cmd.run(_args(tmp_path, L=["1"]))
-    with pytest.raises(ValueError, match="lam"):
-        cmd.run(_args(tmp_path, lam=["0", "1e-7"]))
-    with pytest.raises(argparse.ArgumentTypeError, match="gamma"):
-        cmd.run(_args(tmp_path, gamma=["nan"]))
+    _cli(tmp_path, "--grad", "lam", "Gamma", L=("30",), Gamma=("1e-7",))
+    row = {k: v[0] for k, v in read_csv(tmp_path / "chain.csv").items()}
+    L, g, G, lam, n1, nL = 30, 1e-6, 1e-7, 3e-7, 1.0, 2.0
+    D = 4 * lam**2 + g**2 + g * G * (L - 1)
+    aff = 1 / (n1 + 0.5) - 1 / (nL + 0.5)
+    exact = 2 * g * (nL - n1) * aff * (2 * lam * D - lam**2 * 8 * lam) / D**2
+    assert abs(row["dPi_NESS_dlam"] / exact - 1) < 1e-9
+    jac = jax.jacfwd(lambda x, y: chain_point(Chain(L, g, y, x, n1, nL))["Pi_sc"],
+                     argnums=(0, 1))(lam, G)
+    assert _rel(row["dPi_sc_dlam"], jac[0]) < 1e-10
+    assert _rel(row["dPi_sc_dGamma"], jac[1]) < 1e-10
+
+
+def test_command_bad_input(tmp_path, capsys):
+    for kw, name in ((dict(Gamma=("-1e-7",)), "Gamma"), (dict(L=("1",)), "--L"),
+                     (dict(lam=("0", "1e-7")), "lam"), (dict(Gamma=("nan",)), "--Gamma")):
+        with pytest.raises(SystemExit):
+            _cli(tmp_path, **kw)
+        assert name in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _cli(tmp_path, "--grad", "L")
+    assert "--grad" in capsys.readouterr().err
     assert not (tmp_path / "chain.csv").exists() or len(open(tmp_path / "chain.csv").readlines()) == 1
 
 
 def test_command_figures(tmp_path):
-    from jaxent.commands import chain as cmd
+    from jaxent.cli import main
 
-    cmd.run(_args(tmp_path, Gamma=["1e-7"], L=["2", "10", "40"], extend_to=200,
-                  no_figures=False))
+    main(["chain", "--L", "2", "10", "40", "--Gamma", "1e-7", "--extend-to", "200",
+          "--no-progress", "--out", str(tmp_path)])
     assert (tmp_path / "chain_fig2.png").stat().st_size > 10_000
     assert (tmp_path / "chain_fig3.png").stat().st_size > 10_000
 

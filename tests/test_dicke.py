@@ -10,10 +10,10 @@ from jaxent.gaussian.covariance import drift_diffusion
 from jaxent.gaussian.lyapunov import lyapunov_steady_state, max_real_eigenvalue
 from jaxent.models.dicke import (
     Dicke,
+    check_dicke,
     critical_coupling,
     critical_coupling_main_text,
     dicke_point,
-    dicke_sweep,
     drift_diffusion_dicke,
     drift_matrix_c25,
     fluctuation_hamiltonian,
@@ -25,6 +25,18 @@ from jaxent.models.dicke import (
 
 W0, W, K = 0.005, 0.01, 1.0
 LC = float(critical_coupling(W0, W, K))
+
+
+@jax.jit
+def _batch(lams, gamma):
+    return jax.vmap(lambda lam: dicke_point(Dicke(lam, W0, W, K, gamma)))(lams)
+
+
+def dicke_sweep(lams, gamma=1e-3):
+    """``jax.vmap`` of the point function over ``lam`` at the default frequencies."""
+    lams = jnp.atleast_1d(jnp.asarray(lams, dtype=float))
+    check_dicke(Dicke(lams, W0, W, K, gamma))
+    return _batch(lams, jnp.asarray(gamma, float))
 
 
 def normal_branch_drift(lam, gamma):
@@ -189,21 +201,22 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match="lam: exactly at the critical"):
         dicke_point(Dicke(LC))
     with pytest.raises(ValueError, match="lam: exactly at the critical"):
-        dicke_sweep(np.array([0.5 * LC, LC]))
+        check_dicke(Dicke(np.array([0.5 * LC, LC])))
     with pytest.raises(ValueError, match="kappa"):
         dicke_point(Dicke(0.5, kappa=-1.0))
     with pytest.raises(ValueError, match="gamma"):
-        dicke_sweep(np.array([0.2]), gamma=-1e-3)
+        Dicke(np.array([0.2]), gamma=-1e-3)
     with pytest.raises(ValueError, match="omega0"):
         dicke_point(Dicke(0.2, omega0=-0.005))
     with pytest.raises(ValueError, match="lam"):
         dicke_point(Dicke(float("nan")))
-    # no stabilising loss and no coupling: the spin fluctuation is undamped -> no NESS
-    with pytest.raises(ValueError, match="not Hurwitz"):
-        dicke_sweep(np.array([0.1 * LC, 0.0]), gamma=0.0)
-    # under jit/vmap the bad point is flagged, never silently finite
+    # no stabilising loss and no coupling: the spin fluctuation is undamped -> no NESS; under
+    # jit/vmap the bad point is flagged, never silently finite (the sweep writes it flagged
+    # no_ness, test_cli_flags_critical_and_no_ness_rows)
     out = jax.jit(dicke_point)(Dicke(0.0, gamma=0.0))
     assert float(out["max_re_eig"]) >= 0 and np.isnan(float(out["Pi_d"]))
+    out = dicke_sweep(np.array([0.1 * LC, 0.0]), gamma=0.0)
+    assert list(np.asarray(out["max_re_eig"]) >= 0) == [False, True]
 
 
 def test_fluctuation_hamiltonian_is_c22():
@@ -216,20 +229,29 @@ def test_fluctuation_hamiltonian_is_c22():
     np.testing.assert_allclose(0.5 * r @ G @ r, h2, rtol=1e-14)
 
 
+def _report(capsys) -> str:
+    return [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("dicke: ")][-1]
+
+
 def test_cli_writes_csv_figure_and_resumes(tmp_path, capsys):
     from jaxent.cli import main
     from jaxent.io import read_csv
 
     out = tmp_path / "d"
-    main(["dicke", "--lam-over-lamc", "0.8:1.2:6", "--gamma", "1e-3", "1e-6", "--out", str(out)])
+    args = ["dicke", "--lam-over-lamc", "0.8:1.2:6", "--gamma", "1e-3", "1e-6", "--out", str(out),
+            "--no-progress"]
+    main(args)
+    assert "computed 12 points" in _report(capsys)
     data = read_csv(out / "dicke.csv")
     for col in ("lam", "lam_c", "Pi_u", "Pi_d", "Phi_q", "n_a_fluct", "dPi_u_dlam"):
         assert col in data
     assert len(data["lam"]) == 12
     vals = np.array([[float(v) for v in data[c]] for c in ("Pi_u", "Pi_d", "Phi_q", "dPi_u_dlam")])
     assert np.all(np.isfinite(vals))
+    assert data["flags"] == [""] * 12
     np.testing.assert_allclose(data["lam_c"], LC, rtol=1e-12)
-    # the CSV's jax.grad column equals finite differences of the model
+    np.testing.assert_allclose(data["lam"], np.multiply(data["lam_over_lamc"], LC), rtol=1e-15)
+    # the CSV's jax.jvp column equals finite differences of the model
     i = 0
     lam = data["lam"][i]
     h = 1e-6 * lam
@@ -237,15 +259,73 @@ def test_cli_writes_csv_figure_and_resumes(tmp_path, capsys):
     np.testing.assert_allclose(data["dPi_u_dlam"][i], fd, rtol=1e-6)
     assert (out / "dicke_fig3.png").stat().st_size > 10_000
     # resume: nothing recomputed, nothing duplicated
-    main(["dicke", "--lam-over-lamc", "0.8:1.2:6", "--gamma", "1e-3", "1e-6", "--out", str(out)])
+    main(args)
+    assert "computed 0 points (12 already in" in _report(capsys)
     assert len(read_csv(out / "dicke.csv")["lam"]) == 12
-    # exactly lambda_c and negative rates are refused with the flag named
-    with pytest.raises(SystemExit):
-        main(["dicke", "--lam-over-lamc", "0.5:1.5:3", "--out", str(tmp_path / "e")])
-    assert "--lam-over-lamc" in capsys.readouterr().err
+    # negative rates are refused with the flag named, before anything is written
     with pytest.raises(SystemExit):
         main(["dicke", "--kappa", "-1", "--out", str(tmp_path / "f")])
     assert "--kappa" in capsys.readouterr().err
+    assert not (tmp_path / "f" / "dicke.csv").exists()
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero encountered in log10:RuntimeWarning")
+def test_cli_flags_critical_and_no_ness_rows(tmp_path, capsys):
+    """Exactly lambda_c (in 0.9:1.1:5) and no NESS (lam = 0 without stabilising loss) do not
+    abort the sweep: those rows are written flagged (NaN physics), the others computed, the
+    figure drawn from the finite rows; --recompute-flagged recomputes exactly them."""
+    from jaxent.cli import main
+    from jaxent.io import read_csv
+    from jaxent.sweep import SweepWarning
+
+    out = tmp_path / "d"
+    # --chunk 4: each problem row comes first in its chunk, so each gets its own warning
+    args = ["dicke", "--lam-over-lamc", "0", "0.9:1.1:5", "--gamma", "1e-6", "0", "--out",
+            str(out), "--no-progress", "--chunk", "4"]
+    with pytest.warns(SweepWarning) as rec:
+        main(args)
+    msgs = [str(w.message) for w in rec if w.category is SweepWarning]
+    assert any("exactly at lambda_c" in m and "evaluate either side" in m for m in msgs)
+    assert any("no steady state at this coupling" in m and "--gamma" in m for m in msgs)
+    assert "computed 12 points" in _report(capsys)
+    data = read_csv(out / "dicke.csv")
+    flags = {(r, g): f for r, g, f in zip(data["lam_over_lamc"], data["gamma"], data["flags"])}
+    assert flags.pop((1.0, 1e-6)) == "critical" and flags.pop((1.0, 0.0)) == "critical"
+    assert flags.pop((0.0, 0.0)) == "no_ness"
+    assert set(flags.values()) == {""}
+    for i, f in enumerate(data["flags"]):
+        assert np.isfinite(data["Pi_d"][i]) == (f == "")
+    assert (out / "dicke_fig3.png").stat().st_size > 10_000
+    with pytest.warns(SweepWarning):
+        main(args + ["--recompute-flagged"])
+    assert "computed 3 points (9 already in" in _report(capsys)
+    assert len(read_csv(out / "dicke.csv")["lam"]) == 12
+
+
+def test_cli_grad_columns_equal_jacfwd_and_finite_differences(tmp_path):
+    from jaxent.cli import main
+    from jaxent.io import read_csv
+
+    out = tmp_path / "g"
+    main(["dicke", "--lam-over-lamc", "0.7", "1.3", "--gamma", "1e-3", "--grad", "lam_over_lamc",
+          "gamma", "--out", str(out), "--no-progress"])
+    data = read_csv(out / "dicke.csv")
+
+    def pi_u(x, g):
+        return dicke_point(Dicke(x * critical_coupling(W0, W, K), W0, W, K, g))["Pi_u"]
+
+    f, jac = jax.jit(pi_u), jax.jit(jax.jacfwd(pi_u, argnums=(0, 1)))
+    for i, r in enumerate(data["lam_over_lamc"]):
+        jr, jg = jac(r, 1e-3)
+        np.testing.assert_allclose(data["dPi_u_dlam_over_lamc"][i], jr, rtol=1e-12)
+        np.testing.assert_allclose(data["dPi_u_dgamma"][i], jg, rtol=1e-12)
+        # the chain rule: d/d(lam/lam_c) = lam_c d/dlam
+        np.testing.assert_allclose(data["dPi_u_dlam_over_lamc"][i], LC * data["dPi_u_dlam"][i],
+                                   rtol=1e-12)
+        h = 1e-7
+        fd = (float(f(r, 1e-3 + h)) - float(f(r, 1e-3 - h))) / (2 * h)
+        np.testing.assert_allclose(data["dPi_u_dgamma"][i], fd, rtol=1e-5)
+        assert np.isfinite(data["dPi_d_dgamma"][i]) and np.isfinite(data["dbeta_dlam_over_lamc"][i])
 
 
 # --- point function: jit / vmap / filter_jit, lam = 0, lam = lambda_c, error style ---------

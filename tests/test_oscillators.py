@@ -102,7 +102,7 @@ def _main(argv):
     oscillators.run(parser.parse_args(argv))
 
 
-def test_cli_writes_csv_and_figures(tmp_path):
+def test_cli_writes_csv_and_figures(tmp_path, capsys):
     from jaxent.io import read_csv
 
     main = _main
@@ -124,9 +124,49 @@ def test_cli_writes_csv_and_figures(tmp_path):
           "--T2", "98", "--delta-T", "-50", "50", "--no-low-T", "--no-progress", "--out",
           str(out)])
     assert len(read_csv(out / "oscillators.csv")["n1"]) == n_rows
+    assert f"oscillators: computed 0 points ({n_rows} already in" in capsys.readouterr().out
+    assert set(data["flags"]) == {""}
     i = rows.index(("pp", 0.9, 98.0, 98.0, "gibbs"))
     ref = occupations(oscillator_steady_state(CoupledOscillators(0.9, coupling="pp"), "gibbs"))[0]
     np.testing.assert_allclose(data["n1"][i], ref, rtol=1e-12)
+
+
+def test_sweep_grad_columns_equal_jacfwd(tmp_path):
+    """--grad columns of the oscillator sweep equal jax.jacfwd of the point function."""
+    import jax
+
+    from jaxent.io import read_csv
+    from jaxent.models.oscillators import oscillator_point
+    from jaxent.studies.oscillators import oscillators_sweep
+
+    out = tmp_path / "osc.csv"
+    r = oscillators_sweep([0.4, 0.8], [(98.0, 120.0)], out, couplings=["pp"],
+                          methods=["global"], grad=["T1", "lam_over_lamc"], progress=False)
+    assert (r.computed, r.flagged, r.compilations) == (2, 0, 1)
+    data = read_csv(out)
+
+    def n1(x, T1):
+        return oscillator_point(CoupledOscillators(x, T1=T1, T2=120.0, coupling="pp"),
+                                "global")["n1"]
+
+    jac = jax.jit(jax.jacfwd(n1, argnums=(0, 1)))
+    for i, x in enumerate(data["lam_over_lamc"]):
+        jx, jT = jac(x, 98.0)
+        np.testing.assert_allclose(data["dn1_dlam_over_lamc"][i], jx, rtol=1e-12)
+        np.testing.assert_allclose(data["dn1_dT1"][i], jT, rtol=1e-12)
+        assert 0 < data["dn1_dT1"][i] < 1  # T1 heats oscillator 1, n1 ~ T/omega
+
+
+def test_cli_flag_errors_name_the_flag(tmp_path, capsys):
+    from jaxent.cli import main
+
+    for argv, flag in ((["--lam-over-lamc", "1.0"], "--lam-over-lamc"),
+                       (["--gamma1", "0"], "--gamma1"),
+                       (["--grad", "coupling"], "--grad")):
+        with pytest.raises(SystemExit):
+            main(["oscillators", *argv, "--out", str(tmp_path)])
+        assert flag in capsys.readouterr().err
+    assert not (tmp_path / "oscillators.csv").exists()
 
 
 # --- point function under jit / vmap, error style ---------------------------------------------

@@ -15,11 +15,17 @@ import os
 
 import numpy as np
 
-from jaxent.commands._args import add_values_argument, parse_values
+from jaxent.commands._args import (
+    add_sweep_arguments,
+    add_values_argument,
+    parse_values,
+    report_sweep,
+)
 
-COLUMNS = ["coupling", "lam_over_lamc", "T1", "T2", "method", "omega1", "omega2", "gamma1",
-           "gamma2", "lam", "omega_minus", "omega_plus", "n1", "n2", "mutual_info"]
-KEY = ["coupling", "lam_over_lamc", "T1", "T2", "method", "omega1", "omega2", "gamma1", "gamma2"]
+#: Key columns (= ``jaxent.studies.oscillators.OSC_KEY``; repeated here so that building the
+#: parser does not import JAX): the traced parameters, then the labels.
+OSC_PARAMS = ["lam_over_lamc", "T1", "T2", "omega1", "omega2", "gamma1", "gamma2"]
+KEY = OSC_PARAMS + ["coupling", "method"]
 
 
 def add_parser(sub) -> None:
@@ -42,7 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--gamma1", type=float, default=1.5e-4, help="damping gamma_1 (default 1.5e-4)")
     p.add_argument("--gamma2", type=float, default=1.5e-4, help="damping gamma_2 (default 1.5e-4)")
     p.add_argument("--out", required=True, help="output directory (oscillators.csv, figures)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_sweep_arguments(p, params=OSC_PARAMS, chunk=64)
 
 
 def temperature_pairs(args) -> list[tuple[float, float]]:
@@ -63,35 +69,10 @@ def temperature_pairs(args) -> list[tuple[float, float]]:
     return out
 
 
-def compute_point(coupling, r, T1, T2, args) -> list[dict]:
-    """All methods at one (coupling, lambda/lambda_c, T1, T2)."""
-    from jaxent.gaussian.normal_modes import williamson
-    from jaxent.models.oscillators import (
-        CoupledOscillators,
-        occupations,
-        oscillator_steady_state,
-        two_mode_mutual_information,
-    )
-
-    m = CoupledOscillators(r, omega1=args.omega1, omega2=args.omega2, gamma1=args.gamma1,
-                           gamma2=args.gamma2, T1=T1, T2=T2, coupling=coupling)
-    omega = np.asarray(williamson(m.G).omega)
-    methods = ["local", "global", "langevin"] + (["gibbs"] if T1 == T2 else [])
-    rows = []
-    for meth in methods:
-        s = oscillator_steady_state(m, meth)
-        n = np.asarray(occupations(s))
-        rows.append(dict(coupling=coupling, lam_over_lamc=float(r), T1=float(T1), T2=float(T2),
-                         method=meth, omega1=args.omega1, omega2=args.omega2, gamma1=args.gamma1,
-                         gamma2=args.gamma2, lam=float(m.lam), omega_minus=float(omega[0]),
-                         omega_plus=float(omega[1]), n1=float(n[0]), n2=float(n[1]),
-                         mutual_info=float(two_mode_mutual_information(s))))
-    return rows
-
-
 def run(args: argparse.Namespace) -> None:
-    from jaxent.io import ResumableCSV, read_csv
+    from jaxent.io import read_csv
     from jaxent.plotting.oscillators import plot_all
+    from jaxent.studies.oscillators import oscillators_sweep
 
     lams = np.unique(parse_values(args.lam_over_lamc, "lam-over-lamc"))
     if np.any(lams < 0) or np.any(lams >= 1):
@@ -104,25 +85,21 @@ def run(args: argparse.Namespace) -> None:
     pairs = temperature_pairs(args)
     os.makedirs(args.out, exist_ok=True)
     csv_path = os.path.join(args.out, "oscillators.csv")
-    table = ResumableCSV(csv_path, COLUMNS, KEY)
-    todo = [(c, r, T1, T2) for c in couplings for T1, T2 in pairs for r in lams
-            if not table.is_done(coupling=c, lam_over_lamc=float(r), T1=T1, T2=T2,
-                                 method="langevin", omega1=args.omega1, omega2=args.omega2,
-                                 gamma1=args.gamma1, gamma2=args.gamma2)]
-    it = todo
-    if not args.no_progress and todo:
-        from tqdm import tqdm
-        it = tqdm(todo, desc="oscillators", unit="pt")
-    for c, r, T1, T2 in it:
-        table.append(compute_point(c, r, T1, T2, args))
-    data = read_csv(csv_path)
+    result = oscillators_sweep(lams, pairs, csv_path, couplings=couplings, omega1=args.omega1,
+                               omega2=args.omega2, gamma1=args.gamma1, gamma2=args.gamma2,
+                               chunk=args.chunk, grad=args.grad,
+                               recompute_flagged=args.recompute_flagged,
+                               progress=not args.no_progress)
+    data = read_csv(csv_path, key=KEY)
     keep = [i for i in range(len(data["n1"]))
             if (data["omega1"][i], data["omega2"][i], data["gamma1"][i], data["gamma2"][i])
             == (args.omega1, args.omega2, args.gamma1, args.gamma2)]
     data = {k: [v[i] for i in keep] for k, v in data.items()}
     figs = plot_all(data, args.out, T_base=args.T_base, T_low=args.T_low)
-    print(f"wrote {csv_path} ({len(data['n1'])} rows) and " + ", ".join(figs))
+    flagged = sum(1 for f in data["flags"] if f)
+    print(f"wrote {csv_path} ({len(data['n1'])} rows, {flagged} flagged) and " + ", ".join(figs))
     _print_summary(data)
+    report_sweep(result, "oscillators")
 
 
 def _print_summary(data) -> None:

@@ -223,8 +223,8 @@ def default_n_terms(model: Kerr | None = None) -> int:
 
 
 def linear_cavity_limit(model: Kerr) -> jax.Array:
-    r"""Coherent amplitude $lpha = E/(\kappa + i\Delta)$ of the linear driven cavity ($u = 0$):
-    from $\dot a = -(\kappa + i\Delta)a + E$ its NESS is the coherent state $|lpha
+    r"""Coherent amplitude $\alpha = E/(\kappa + i\Delta)$ of the linear driven cavity ($u = 0$):
+    from $\dot a = -(\kappa + i\Delta)a + E$ its NESS is the coherent state $|\alpha
 angle$, exactly.
     The Kerr NESS approaches it with relative corrections ``O(u |alpha|^2 / (N |kappa + i Delta|))``.
     """
@@ -308,8 +308,8 @@ FANO = 0.7
 
 
 def mean_field_photons(eps, kappa=0.5, delta=-2.0, u=1.0) -> np.ndarray:
-    r"""Scaled mean-field photon numbers $	ilde n = |lpha|^2$ of all steady states of
-    [GFL-quench, Eq. (4)]: the real roots of $\epsilon^2 = 	ilde n[\kappa^2 + (\Delta + u	ilde n)^2]$
+    r"""Scaled mean-field photon numbers $\tilde n = |\alpha|^2$ of all steady states of
+    [GFL-quench, Eq. (4)]: the real roots of $\epsilon^2 = \tilde n[\kappa^2 + (\Delta + u\tilde n)^2]$
     (one or three; sorted). Multiply by ``N`` for photons. Eager (numpy) helper."""
     eps, kappa, delta, u = float(eps), float(kappa), float(delta), float(u)
     roots = np.roots([u**2, 2.0 * delta * u, kappa**2 + delta**2, -(eps**2)])
