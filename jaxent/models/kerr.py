@@ -224,8 +224,7 @@ def default_n_terms(model: Kerr | None = None) -> int:
 
 def linear_cavity_limit(model: Kerr) -> jax.Array:
     r"""Coherent amplitude $\alpha = E/(\kappa + i\Delta)$ of the linear driven cavity ($u = 0$):
-    from $\dot a = -(\kappa + i\Delta)a + E$ its NESS is the coherent state $|\alpha
-angle$, exactly.
+    from $\dot a = -(\kappa + i\Delta)a + E$ its NESS is the coherent state $|\alpha\rangle$, exactly.
     The Kerr NESS approaches it with relative corrections ``O(u |alpha|^2 / (N |kappa + i Delta|))``.
     """
     return model.E / (model.kappa + 1j * model.delta)
