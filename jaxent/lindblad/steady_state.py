@@ -169,10 +169,15 @@ def _steady_state(L, value, weights, solver, when):
     raw, (gap, err, pinned) = _solve(L, value, solver=solver, constraint=spec)
     tr = jnp.real(jnp.trace(raw))
     rho = raw / tr
+    residual = jax.lax.stop_gradient(jnp.linalg.norm(L.mv(rho)))
+    # Solvers without conditioning information (Krylov) report the relative residual instead.
+    scale = jax.lax.stop_gradient(jnp.linalg.norm(L.hamiltonian())
+                                  + jnp.sum(jnp.abs(L.jump_ops()) ** 2))
+    err = jnp.where(jnp.isnan(err), residual / scale, err)
     return SteadyState(
         rho=rho,
         trace_error=jax.lax.stop_gradient(jnp.abs(tr - 1.0)),
-        residual_norm=jax.lax.stop_gradient(jnp.linalg.norm(L.mv(rho))),
+        residual_norm=residual,
         tail_population=tail_population(jnp.real(jnp.diagonal(rho))),
         gap_estimate=gap,
         error_estimate=err,
