@@ -4,10 +4,14 @@
    :func:`jaxent.studies.kerr.kerr_sweep`, wall time including compilation (issue target on a GPU:
    under 20 s). Checked: max NESS identity residual, and Pi_d / Pi_U against a reference CSV
    computed on CPU at the pumps both sweeps share (``--ref``).
-2. Dicke: 2001-point sweep (jit + vmap), with and without jax.grad.
+2. Dicke: 2001-point sweep (the engine's jitted, vmapped batch function of the Dicke study),
+   without and with ``--grad lam_over_lamc`` (``jax.jacfwd``).
 3. Chain: NESS + Pi_r + Pi_sc at L = 10^4.
 
     python benchmarks/bench_gpu.py --out DIR [--ref results/kerr/kerr.csv] [--chunk 64]
+
+Smaller sizes for a quick check: ``--dicke-points 101 --chain-L 100 --kerr-N 10 15
+--kerr-eps-points 5 --nmax-step 16``.
 """
 
 from __future__ import annotations
@@ -54,35 +58,42 @@ def kerr(out: str, ref: str | None, chunk: int, nmax_step: int,
               f"{worst:.2e}", flush=True)
 
 
-def dicke() -> None:
-    from jaxent.models.dicke import critical_coupling, dicke_sweep
+def dicke(n_points: int = 2001) -> None:
+    import jax.numpy as jnp
 
-    lc = float(critical_coupling(0.005, 0.01, 1.0))
-    ratios = np.linspace(0.5, 1.5, 2002)[1:]
-    lams = ratios[ratios != 1.0] * lc
+    from jaxent.studies.dicke import DICKE_STUDY
+    from jaxent.sweep import batch_function
+
+    ratios = np.linspace(0.5, 1.5, n_points + 1)[1:]
+    ratios = jnp.asarray(ratios[ratios != 1.0])
+    batch = {"lam_over_lamc": ratios, "omega0": jnp.full_like(ratios, 0.005),
+             "omega": jnp.full_like(ratios, 0.01), "kappa": jnp.full_like(ratios, 1.0),
+             "gamma": jnp.full_like(ratios, 1e-3)}
     for grad in (False, True):
+        # the engine's jitted, vmapped Dicke point, as one sweep chunk runs it; grad adds the
+        # d<output>_dlam_over_lamc columns (jax.jacfwd)
+        fn = batch_function(DICKE_STUDY, (), ("lam_over_lamc",) if grad else ())
         t0 = time.perf_counter()
-        jax.block_until_ready(dicke_sweep(lams, with_grad=grad))
+        out = jax.block_until_ready(fn(batch))
         first = time.perf_counter() - t0
-        best = min(_timed(lambda: dicke_sweep(lams, with_grad=grad)) for _ in range(5))
-        print(f"dicke {len(lams)} points{' + grad' if grad else ''}: first call {first:.2f} s, "
+        best = min(_timed(lambda: fn(batch)) for _ in range(5))
+        print(f"dicke {len(ratios)} points{' + grad' if grad else ''}: first call {first:.2f} s, "
               f"then {best:.4f} s", flush=True)
-    out = dicke_sweep(lams)
-    print(f"dicke max identity residual {np.max(np.abs(np.asarray(out['identity_residual']))):.1e}",
-          flush=True)
+    resid = np.max(np.abs(np.asarray(out["ness_identity_residual"])))
+    print(f"dicke max identity residual {resid:.1e}", flush=True)
 
 
-def chain() -> None:
+def chain(L: int = 10_000) -> None:
     from jaxent.models.chain import Chain, chain_point
 
-    c = Chain(10_000, 1e-6, 1e-7, 3e-7, 1.0, 2.0)
+    c = Chain(L, 1e-6, 1e-7, 3e-7, 1.0, 2.0)
     f = jax.jit(chain_point)
     t0 = time.perf_counter()
     jax.block_until_ready(f(c))
     first = time.perf_counter() - t0
     best = min(_timed(lambda: f(c)) for _ in range(5))
     out = f(c)
-    print(f"chain L=1e4: first call {first:.2f} s, then {best:.4f} s; closed-form residual "
+    print(f"chain L={L}: first call {first:.2f} s, then {best:.4f} s; closed-form residual "
           f"{float(out['closed_form_residual']):.1e}", flush=True)
 
 
@@ -98,17 +109,22 @@ def main() -> None:
     ap.add_argument("--ref", default=None, help="CPU kerr.csv to compare with")
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--nmax-step", type=int, nargs="+", default=[16, 96])
+    ap.add_argument("--dicke-points", type=int, default=2001)
+    ap.add_argument("--chain-L", type=int, default=10_000)
+    ap.add_argument("--kerr-N", type=int, nargs="+", default=list(range(10, 41, 5)))
+    ap.add_argument("--kerr-eps-points", type=int, default=201)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     print("devices:", jax.devices(), "jax", jax.__version__, flush=True)
-    for name, fn in (("dicke", dicke), ("chain", chain)):
+    for name, fn in (("dicke", lambda: dicke(args.dicke_points)),
+                     ("chain", lambda: chain(args.chain_L))):
         try:
             fn()
         except Exception as exc:  # report and go on: one failing part must not hide the others
             print(f"{name} FAILED: {type(exc).__name__}: {exc}", flush=True)
     for step in args.nmax_step:
         try:
-            kerr(args.out, args.ref, args.chunk, step)
+            kerr(args.out, args.ref, args.chunk, step, tuple(args.kerr_N), args.kerr_eps_points)
         except Exception as exc:
             print(f"kerr (nmax_step={step}) FAILED: {type(exc).__name__}: {exc}", flush=True)
 

@@ -59,9 +59,13 @@ from jaxent.models.kerr import (  # noqa: E402
     kerr_lindbladian,
     kerr_steady_state,
 )
-from jaxent.models.dicke import Dicke, dicke_point, dicke_sweep  # noqa: E402
-from jaxent.models.chain import Chain, chain_point  # noqa: E402
-from jaxent.models.oscillators import CoupledOscillators, oscillator_steady_state  # noqa: E402
+from jaxent.models.dicke import Dicke, dicke_point  # noqa: E402
+from jaxent.models.chain import Chain, chain_point, chain_point_padded  # noqa: E402
+from jaxent.models.oscillators import (  # noqa: E402
+    CoupledOscillators,
+    oscillator_point,
+    oscillator_steady_state,
+)
 from jaxent.io import StorageError  # noqa: E402
 from jaxent.sweep import Study, SweepResult, run_sweep  # noqa: E402
 from jaxent.studies.kerr import kerr_point, kerr_sweep  # noqa: E402

@@ -75,9 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         sub = subparsers[args.command]
         module = importlib.import_module(COMMANDS[args.command])
+        from jaxent.sweep import enable_compilation_cache
+
+        enable_compilation_cache()  # a repeated command does not compile again
         try:
             module.run(args)
-        except (ValueError, argparse.ArgumentTypeError) as exc:
+        except (ValueError, argparse.ArgumentTypeError, MemoryError) as exc:
             sub.error(_one_line(exc))
         except OSError as exc:
             sys.stdout.flush()

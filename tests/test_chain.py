@@ -196,7 +196,7 @@ def test_slopes_large_L():
     s_r_small = local_slope(40, r["Pi_r"][0], 160, r["Pi_r"][1])
     s_sc_small = local_slope(40, r["Pi_sc"][0], 160, r["Pi_sc"][1])
     assert abs(s_r_small + 1.7) < 0.05 and abs(s_sc_small + 0.7) < 0.05, (s_r_small, s_sc_small)
-    assert np.all(r["identity_residual"] < 1e-10)
+    assert np.all(r["ness_identity_residual"] < 1e-10)
     assert np.all(r["closed_form_residual"] < 1e-10)
 
 

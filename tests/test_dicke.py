@@ -11,8 +11,8 @@ from jaxent.gaussian.lyapunov import lyapunov_steady_state, max_real_eigenvalue
 from jaxent.models.dicke import (
     Dicke,
     check_dicke,
-    critical_coupling,
-    critical_coupling_main_text,
+    dicke_critical_coupling,
+    dicke_critical_coupling_main_text,
     dicke_point,
     drift_diffusion_dicke,
     drift_matrix_c25,
@@ -24,7 +24,7 @@ from jaxent.models.dicke import (
 )
 
 W0, W, K = 0.005, 0.01, 1.0
-LC = float(critical_coupling(W0, W, K))
+LC = float(dicke_critical_coupling(W0, W, K))
 
 
 @jax.jit
@@ -45,14 +45,14 @@ def normal_branch_drift(lam, gamma):
     return drift_diffusion(G, jnp.array([K, gamma]), 0.0)
 
 
-def test_critical_coupling_value_and_main_text_discrepancy():
+def test_dicke_critical_coupling_value_and_main_text_discrepancy():
     np.testing.assert_allclose(LC, 0.5 * np.sqrt(W0 * (K**2 + W**2) / W), rtol=1e-15)
     np.testing.assert_allclose(LC, 0.35357106782, rtol=1e-10)
     # gamma = 0: the normal phase loses stability exactly at the App. C lambda_c ...
     assert float(max_real_eigenvalue(normal_branch_drift(LC * (1 - 1e-6), 0.0)[0])) < 0
     assert float(max_real_eigenvalue(normal_branch_drift(LC * (1 + 1e-6), 0.0)[0])) > 0
     # ... while at the main-text value (7.07) it has long been unstable
-    lmt = float(critical_coupling_main_text(W0, W, K))
+    lmt = float(dicke_critical_coupling_main_text(W0, W, K))
     assert lmt > 10 * LC
     assert float(max_real_eigenvalue(normal_branch_drift(0.5 * lmt, 0.0)[0])) > 0
 
@@ -117,12 +117,12 @@ def test_drift_matrix_matches_printed_c25(r):
 def test_ness_identity_both_channels(gamma):
     lams = LC * np.concatenate([np.linspace(0.3, 0.999, 7), np.linspace(1.001, 2.0, 7)])
     out = dicke_sweep(lams, gamma=gamma)
-    lhs = np.asarray(out["Pi_u"] + out["Pi_d"])
+    lhs = np.asarray(out["Pi_U"] + out["Pi_d"])
     np.testing.assert_allclose(lhs, out["Phi_q"], rtol=1e-8)
     # Phi_q = 2 kappa <da^dag da> + 2 gamma <db^dag db> [GFL20, Eq. (7)]
     np.testing.assert_allclose(out["Phi_q"], 2 * K * out["n_a_fluct"] + 2 * gamma * out["n_b_fluct"],
                                rtol=1e-12)
-    assert np.all(np.asarray(out["Pi_d"]) > 0) and np.all(np.asarray(out["Pi_u"]) > 0)
+    assert np.all(np.asarray(out["Pi_d"]) > 0) and np.all(np.asarray(out["Pi_U"]) > 0)
     # vmap sweep == pointwise evaluation
     p = dicke_point(Dicke(lams[3], gamma=gamma))
     np.testing.assert_allclose(out["Pi_d"][3], p["Pi_d"], rtol=1e-12)
@@ -133,8 +133,8 @@ def _pi(lam, key, gamma=1e-3):
 
 
 def test_pi_u_continuous_with_derivative_jump():
-    g = jax.jit(jax.grad(lambda l: _pi(l, "Pi_u")))
-    f = jax.jit(lambda l: _pi(l, "Pi_u"))
+    g = jax.jit(jax.grad(lambda l: _pi(l, "Pi_U")))
+    f = jax.jit(lambda l: _pi(l, "Pi_U"))
     left, right = float(g(LC * (1 - 1e-9))), float(g(LC * (1 + 1e-9)))
     for eps in (1e-5, 1e-7):  # continuity: the jump shrinks linearly with the gap
         jump = abs(float(f(LC * (1 + eps)) - f(LC * (1 - eps))))
@@ -243,10 +243,10 @@ def test_cli_writes_csv_figure_and_resumes(tmp_path, capsys):
     main(args)
     assert "computed 12 points" in _report(capsys)
     data = read_csv(out / "dicke.csv")
-    for col in ("lam", "lam_c", "Pi_u", "Pi_d", "Phi_q", "n_a_fluct", "dPi_u_dlam"):
+    for col in ("lam", "lam_c", "Pi_U", "Pi_d", "Phi_q", "n_a_fluct", "dPi_U_dlam"):
         assert col in data
     assert len(data["lam"]) == 12
-    vals = np.array([[float(v) for v in data[c]] for c in ("Pi_u", "Pi_d", "Phi_q", "dPi_u_dlam")])
+    vals = np.array([[float(v) for v in data[c]] for c in ("Pi_U", "Pi_d", "Phi_q", "dPi_U_dlam")])
     assert np.all(np.isfinite(vals))
     assert data["flags"] == [""] * 12
     np.testing.assert_allclose(data["lam_c"], LC, rtol=1e-12)
@@ -255,8 +255,8 @@ def test_cli_writes_csv_figure_and_resumes(tmp_path, capsys):
     i = 0
     lam = data["lam"][i]
     h = 1e-6 * lam
-    fd = (float(_pi(lam + h, "Pi_u", data["gamma"][i])) - float(_pi(lam - h, "Pi_u", data["gamma"][i]))) / (2 * h)
-    np.testing.assert_allclose(data["dPi_u_dlam"][i], fd, rtol=1e-6)
+    fd = (float(_pi(lam + h, "Pi_U", data["gamma"][i])) - float(_pi(lam - h, "Pi_U", data["gamma"][i]))) / (2 * h)
+    np.testing.assert_allclose(data["dPi_U_dlam"][i], fd, rtol=1e-6)
     assert (out / "dicke_fig3.png").stat().st_size > 10_000
     # resume: nothing recomputed, nothing duplicated
     main(args)
@@ -312,19 +312,19 @@ def test_cli_grad_columns_equal_jacfwd_and_finite_differences(tmp_path):
     data = read_csv(out / "dicke.csv")
 
     def pi_u(x, g):
-        return dicke_point(Dicke(x * critical_coupling(W0, W, K), W0, W, K, g))["Pi_u"]
+        return dicke_point(Dicke(x * dicke_critical_coupling(W0, W, K), W0, W, K, g))["Pi_U"]
 
     f, jac = jax.jit(pi_u), jax.jit(jax.jacfwd(pi_u, argnums=(0, 1)))
     for i, r in enumerate(data["lam_over_lamc"]):
         jr, jg = jac(r, 1e-3)
-        np.testing.assert_allclose(data["dPi_u_dlam_over_lamc"][i], jr, rtol=1e-12)
-        np.testing.assert_allclose(data["dPi_u_dgamma"][i], jg, rtol=1e-12)
+        np.testing.assert_allclose(data["dPi_U_dlam_over_lamc"][i], jr, rtol=1e-12)
+        np.testing.assert_allclose(data["dPi_U_dgamma"][i], jg, rtol=1e-12)
         # the chain rule: d/d(lam/lam_c) = lam_c d/dlam
-        np.testing.assert_allclose(data["dPi_u_dlam_over_lamc"][i], LC * data["dPi_u_dlam"][i],
+        np.testing.assert_allclose(data["dPi_U_dlam_over_lamc"][i], LC * data["dPi_U_dlam"][i],
                                    rtol=1e-12)
         h = 1e-7
         fd = (float(f(r, 1e-3 + h)) - float(f(r, 1e-3 - h))) / (2 * h)
-        np.testing.assert_allclose(data["dPi_u_dgamma"][i], fd, rtol=1e-5)
+        np.testing.assert_allclose(data["dPi_U_dgamma"][i], fd, rtol=1e-5)
         assert np.isfinite(data["dPi_d_dgamma"][i]) and np.isfinite(data["dbeta_dlam_over_lamc"][i])
 
 
@@ -354,22 +354,22 @@ def test_point_function_under_jit_and_vmap():
 
 
 def test_lam_zero_is_the_vacuum_and_residual_vanishes():
-    """At lam = 0 the NESS is the vacuum: Pi_u = Pi_d = Phi_q = 0 and the identity residual is
+    """At lam = 0 the NESS is the vacuum: Pi_U = Pi_d = Phi_q = 0 and the identity residual is
     0 (a plain /Phi_q gave 0/0 -> -1 there), eagerly and under jit; for small lam the residual
     stays at round-off although the terms themselves are tiny."""
     for out in (dicke_point(Dicke(0.0)), jax.jit(lambda l: dicke_point(Dicke(l)))(0.0)):
-        for k in ("Pi_u", "Pi_d", "Phi_q", "n_a_fluct", "n_b_fluct"):
+        for k in ("Pi_U", "Pi_d", "Phi_q", "n_a_fluct", "n_b_fluct"):
             assert abs(float(out[k])) < 1e-15, k
-        assert abs(float(out["identity_residual"])) < 1e-15
+        assert abs(float(out["ness_identity_residual"])) < 1e-15
         assert float(out["max_re_eig"]) < 0 and float(out["at_critical"]) == 0
     small = jax.vmap(lambda l: dicke_point(Dicke(l)))(LC * jnp.array([1e-8, 1e-4, 1e-2, 0.5]))
-    assert np.all(np.abs(np.asarray(small["identity_residual"])) < 1e-14)
+    assert np.all(np.abs(np.asarray(small["ness_identity_residual"])) < 1e-14)
     # where Phi_q >> kappa + gamma it is the relative residual
     big = dicke_point(Dicke(0.99 * LC))
     assert float(big["Phi_q"]) > 100 * (K + 1e-3)
     np.testing.assert_allclose(
-        big["identity_residual"] * (abs(big["Phi_q"]) + K + 1e-3),
-        big["Pi_u"] + big["Pi_d"] - big["Phi_q"], rtol=1e-12, atol=1e-300)
+        big["ness_identity_residual"] * (abs(big["Phi_q"]) + K + 1e-3),
+        big["Pi_U"] + big["Pi_d"] - big["Phi_q"], rtol=1e-12, atol=1e-300)
 
 
 def test_lambda_c_flagged_not_raised_under_vmap():
@@ -377,11 +377,11 @@ def test_lambda_c_flagged_not_raised_under_vmap():
     derivatives) and at_critical = 1 in a traced batch, which the other points survive."""
     with pytest.raises(ValueError, match="lam: exactly at the critical"):
         dicke_point(Dicke(LC))
-    lc = critical_coupling(jnp.asarray(W0), W, K)
+    lc = dicke_critical_coupling(jnp.asarray(W0), W, K)
     f = jax.jit(jax.vmap(lambda r: dicke_point(Dicke(r * lc, W0, W, K, 1e-3))))
     out = f(jnp.array([0.5, 1.0, 1.5]))
     assert list(np.asarray(out["at_critical"])) == [0.0, 1.0, 0.0]
-    for k in ("Pi_u", "Pi_d", "Phi_q", "Pi_d_a", "n_a_fluct", "n_b_fluct"):
+    for k in ("Pi_U", "Pi_d", "Phi_q", "Pi_d_a", "n_a_fluct", "n_b_fluct"):
         v = np.asarray(out[k])
         assert np.isnan(v[1]) and np.all(np.isfinite(v[[0, 2]])), k
     assert np.all(np.asarray(out["max_re_eig"]) < 0)  # gamma > 0: the NESS exists there

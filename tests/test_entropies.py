@@ -7,11 +7,11 @@ import qutip as qt
 
 from jaxent.gaussian.covariance import thermal_covariance, two_mode_squeezed_thermal_covariance
 from jaxent.gaussian.entropies import (
+    gaussian_wehrl_entropy,
     mutual_information,
     renyi2_entropy,
     symplectic_eigenvalues,
     von_neumann_entropy,
-    wehrl_entropy,
     wigner_entropy,
     wigner_mutual_information,
 )
@@ -27,7 +27,8 @@ def test_thermal_closed_forms():
         np.testing.assert_allclose(symplectic_eigenvalues(s), [N + 0.5], rtol=1e-14)
         np.testing.assert_allclose(von_neumann_entropy(s), _g(N), atol=1e-14)
         # Q of a thermal state is thermal with N+1; W is Gaussian with variance N+1/2 (d^2 alpha)
-        np.testing.assert_allclose(wehrl_entropy(s), 1 + np.log(np.pi * (N + 1)), rtol=1e-14)
+        np.testing.assert_allclose(gaussian_wehrl_entropy(s), 1 + np.log(np.pi * (N + 1)),
+                                   rtol=1e-14)
         np.testing.assert_allclose(wigner_entropy(s), 1 + np.log(np.pi * (N + 0.5)), rtol=1e-14)
         np.testing.assert_allclose(renyi2_entropy(s), np.log(2 * N + 1), atol=1e-14)
 
@@ -39,14 +40,15 @@ def test_symplectic_invariance_and_pure_states():
     s = R @ np.diag([np.exp(-2 * r), np.exp(2 * r)]) @ R.T / 2
     np.testing.assert_allclose(symplectic_eigenvalues(s), [0.5], rtol=1e-13)
     assert abs(float(von_neumann_entropy(s))) < 1e-12
-    np.testing.assert_allclose(wehrl_entropy(s), 1 + np.log(np.pi) + np.log(np.cosh(r)), rtol=1e-13)
+    np.testing.assert_allclose(gaussian_wehrl_entropy(s), 1 + np.log(np.pi) + np.log(np.cosh(r)),
+                               rtol=1e-13)
     tms = two_mode_squeezed_thermal_covariance(0.9, 0.0, 0.0)
     np.testing.assert_allclose(symplectic_eigenvalues(tms), [0.5, 0.5], rtol=1e-12)
 
 
 def test_wehrl_and_wigner_match_grid_integration():
     s = np.array([[0.9, 0.3], [0.3, 0.7]])
-    for cov, ref in ((s + 0.5 * np.eye(2), wehrl_entropy(s)), (s, wigner_entropy(s))):
+    for cov, ref in ((s + 0.5 * np.eye(2), gaussian_wehrl_entropy(s)), (s, wigner_entropy(s))):
         # integrate -f ln f over mu = (x + ip)/sqrt2, d^2 mu = dx dp / 2
         x = np.linspace(-12, 12, 601)
         X, P = np.meshgrid(x, x, indexing="ij")
@@ -91,7 +93,7 @@ def test_gradients_finite_at_degenerate_spectra():
     e = 1e-6
     fd = (mi(0.3 + e) - mi(0.3 - e)) / (2 * e)
     np.testing.assert_allclose(h, fd, rtol=1e-6)
-    assert np.isfinite(jax.grad(lambda s: wehrl_entropy(s * jnp.eye(4)))(0.5))
+    assert np.isfinite(jax.grad(lambda s: gaussian_wehrl_entropy(s * jnp.eye(4)))(0.5))
 
 
 def test_vmap():

@@ -146,7 +146,7 @@ def test_wigner_ness_sum_rules():
 # ---------------------------------------------------------------- (b) Wehrl, GFL20
 def _husimi_integrals(sigma, G, kappa):
     """Brute-force [GFL20, Eq. (8)] terms on a grid: Pi_d per channel from the currents
-    J_i = kappa_i (v_i Q + d_vbar Q), Pi_u = -int U(Q) ln Q with U(Q) = dQ/dt under H alone
+    J_i = kappa_i (v_i Q + d_vbar Q), Pi_U = -int U(Q) ln Q with U(Q) = dQ/dt under H alone
     (Q Gaussian with covariance sigma(t) + I/2 and d sigma/dt = A_H sigma + sigma A_H^T)."""
     n = sigma.shape[0] // 2
     sq = jnp.asarray(sigma) + 0.5 * jnp.eye(2 * n)
@@ -177,7 +177,7 @@ def test_wehrl_closed_forms_match_phase_space_integrals(n, seed):
     pid_int, piu_int = _husimi_integrals(sigma, G, kappa)
     np.testing.assert_allclose(wehrl_pi_d_per_channel(sigma, kappa), pid_int, rtol=1e-9)
     np.testing.assert_allclose(wehrl_pi_u(sigma, G), piu_int, rtol=1e-9, atol=1e-12)
-    assert abs(piu_int) > 1e-3  # squeezing Hamiltonian: Pi_u is not trivially zero
+    assert abs(piu_int) > 1e-3  # squeezing Hamiltonian: Pi_U is not trivially zero
     occ = jnp.real(jnp.diagonal(number_moments(sigma)[0]))
     np.testing.assert_allclose(wehrl_phi_q(sigma, kappa), np.sum(2 * kappa * occ), rtol=1e-12)
 
@@ -187,16 +187,16 @@ def test_wehrl_rate_identity_and_ness():
     G = random_hamiltonian(n, 5) + 6 * np.eye(4)  # positive definite: stable with losses
     kappa = np.array([0.4, 0.2])
     A, D = drift_diffusion(G, kappa, 0.0)
-    # any state: dS_Q/dt = Pi_u + Pi_d - Phi_q
+    # any state: dS_Q/dt = Pi_U + Pi_d - Phi_q
     sigma, _ = random_gaussian_state(n, 9)
     pu, pd, fq = wehrl_photon_loss_split(sigma, G, kappa)
     np.testing.assert_allclose(wehrl_entropy_rate(sigma, A, D), pu + pd - fq, rtol=1e-12)
-    # NESS: Pi_u + Pi_d = Phi_q [GFL20, Eq. (10)]
+    # NESS: Pi_U + Pi_d = Phi_q [GFL20, Eq. (10)]
     s = lyapunov_steady_state(A, D)
     pu, pd, fq = wehrl_photon_loss_split(s, G, kappa)
     assert float(fq) > 1e-3 and float(pd) > 0
     np.testing.assert_allclose(pu + pd, fq, rtol=1e-12)
-    # coherent states and number-conserving H: Pi_d = 0, Pi_u = 0
+    # coherent states and number-conserving H: Pi_d = 0, Pi_U = 0
     np.testing.assert_allclose(wehrl_photon_loss_split(0.5 * np.eye(4), G, kappa).Pi_d, 0.0,
                                atol=1e-14)
     np.testing.assert_allclose(wehrl_pi_u(sigma, quadratic_hamiltonian_matrix(np.eye(2))), 0.0,

@@ -21,14 +21,14 @@ def test_columns_keep_their_names():
     """The physics and diagnostic column names of the old commands are part of the interface."""
     assert dicke_study.DICKE_COLUMNS == [
         "lam_over_lamc", "omega0", "omega", "kappa", "gamma",
-        "lam", "lam_c", "Pi_u", "dPi_u_dlam", "Pi_d", "dPi_d_dlam", "Phi_q", "Pi_d_a",
+        "lam", "lam_c", "Pi_U", "dPi_U_dlam", "Pi_d", "dPi_d_dlam", "Phi_q", "Pi_d_a",
         "n_a_fluct", "n_b_fluct", "alpha_re", "alpha_im", "beta",
-        "superradiant", "at_critical", "max_re_eig", "identity_residual", "lyapunov_residual",
+        "superradiant", "at_critical", "max_re_eig", "ness_identity_residual", "lyapunov_residual",
         "flags"]
     assert chain_study.CHAIN_COLUMNS == [
         "L", "gamma", "Gamma", "lam", "n1", "nL",
         "current", "Pi_NESS", "Pi_r", "Pi_sc", "Phi_1", "Phi_L", "N_1", "N_L",
-        "residual", "offband_residual", "identity_residual", "closed_form_residual", "flags"]
+        "residual", "offband_residual", "ness_identity_residual", "closed_form_residual", "flags"]
     assert osc_study.OSC_COLUMNS == [
         "lam_over_lamc", "T1", "T2", "omega1", "omega2", "gamma1", "gamma2", "coupling", "method",
         "lam", "omega_minus", "omega_plus", "n1", "n2", "mutual_info", "min_symplectic_eig",
@@ -81,7 +81,7 @@ def test_chain_flagged_rows_are_written_and_recomputed(tmp_path, monkeypatch):
     continues; --recompute-flagged recomputes exactly those rows."""
     out = tmp_path / "chain.csv"
     monkeypatch.setattr(chain_study, "RESIDUAL_TOL", -1.0)  # every residual "fails"
-    with pytest.warns(SweepWarning, match="identity_residual = .* > -1"):
+    with pytest.warns(SweepWarning, match="ness_identity_residual = .* > -1"):
         r = chain_study.chain_sweep([3, 6], [1e-6], [1e-7], [3e-7], [1.0], [2.0], out, chunk=4,
                                     progress=False)
     assert (r.computed, r.flagged) == (2, 2)

@@ -52,7 +52,7 @@ def _validate(name, values, positive=False):
 
 def run(args: argparse.Namespace) -> None:
     from jaxent.io import read_csv
-    from jaxent.models.dicke import critical_coupling
+    from jaxent.models.dicke import dicke_critical_coupling
     from jaxent.plotting.dicke import plot_dicke_fig3
     from jaxent.studies.dicke import DICKE_OUTPUTS, dicke_sweep
 
@@ -81,13 +81,13 @@ def run(args: argparse.Namespace) -> None:
     else:
         fig, fits = "no figure (no row with finite values)", {}
     flagged = sum(1 for f in data["flags"] if f)
-    resid = np.abs(np.asarray(fig_data["identity_residual"], dtype=float))
+    resid = np.abs(np.asarray(fig_data["ness_identity_residual"], dtype=float))
     print(f"wrote {csv_path} ({n_all} points, {flagged} flagged; {len(keep)} in the figure) "
           f"and {fig}")
     if resid.size:
-        print(f"max |Pi_u + Pi_d - Phi_q| / Phi_q over the figure's rows: {resid.max():.2e}")
+        print(f"max |Pi_U + Pi_d - Phi_q| / Phi_q over the figure's rows: {resid.max():.2e}")
     for (w0, w, k, g), (left, right) in fits.items():
-        lc = float(critical_coupling(w0, w, k))
+        lc = float(dicke_critical_coupling(w0, w, k))
         print(f"omega0={w0:g} omega={w:g} kappa={k:g} gamma={g:g}: lambda_c={lc:.10g}; slope of "
               f"log10 Pi_d vs log10|lam - lam_c| for |lam - lam_c|/lam_c in "
               f"[{args.fit_window[0]:g}, {args.fit_window[1]:g}]: below {left:.4f}, "

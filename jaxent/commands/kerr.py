@@ -45,7 +45,6 @@ def run(args: argparse.Namespace) -> None:
     from jaxent.io import read_csv
     from jaxent.plotting.kerr import peak_of_pi_d_per_N, plot_kerr_fig2
     from jaxent.studies.kerr import KERR_KEY, kerr_sweep
-    from jaxent.sweep import enable_compilation_cache
 
     N_values = np.unique(parse_values(args.N, "N"))
     eps_values = np.unique(parse_values(args.eps, "eps"))
@@ -53,7 +52,6 @@ def run(args: argparse.Namespace) -> None:
         raise argparse.ArgumentTypeError(f"--N: sizes must be positive integers, got {N_values}")
     if args.nmax is not None and args.nmax < 2:
         raise argparse.ArgumentTypeError(f"--nmax: must be >= 2, got {args.nmax}")
-    enable_compilation_cache()
     os.makedirs(args.out, exist_ok=True)
     csv_path = os.path.join(args.out, "kerr.csv")
     result = kerr_sweep(N_values, eps_values, csv_path, kappa=args.kappa, delta=args.delta,

@@ -90,7 +90,8 @@ def liouvillian(H, c_ops: Sequence | jnp.ndarray = ()) -> jnp.ndarray:
 
     **Arguments:** ``H`` ``(nmax, nmax)`` Hermitian; ``c_ops`` sequence of ``(nmax, nmax)`` (or a
     ``(k, nmax, nmax)`` array). **Returns:** ``(nmax**2, nmax**2)`` complex128. Memory grows as
-    ``nmax**4``: use the structured solver (:mod:`jaxent.fock.banded`) beyond ``nmax ~ 60``.
+    ``nmax**4``: use the structured operator and solver (:class:`~jaxent.lindblad.BandedLindbladian`
+    with :class:`~jaxent.lindblad.BandedElimination`) beyond ``nmax ~ 60``.
     jit/vmap/grad-able in the entries of ``H`` and ``c_ops``.
     """
     H = check_hamiltonian(H)
@@ -108,17 +109,16 @@ def apply_liouvillian(H, c_ops, rho) -> jnp.ndarray:
     r"""Matrix-free $\mathcal L\rho = -i[H,\rho] + \sum_c (c\rho c^\dagger - \frac12\{c^\dagger c,\rho\})$.
 
     Costs ``O(k nmax^3)`` and no superoperator storage; works for any model.
-    ``vec(apply_liouvillian(H, c_ops, rho)) == liouvillian(H, c_ops) @ vec(rho)``.
+    ``vec(apply_liouvillian(H, c_ops, rho)) == liouvillian(H, c_ops) @ vec(rho)``. The same
+    as ``DenseLindbladian.from_operators(H, c_ops).mv(rho)`` (:mod:`jaxent.lindblad.operators`),
+    which it calls, with a shape check of ``rho``.
     """
-    H = check_hamiltonian(H)
-    n = H.shape[0]
-    C = as_c_ops(c_ops, n)
+    # imported here: jaxent.lindblad.operators imports this module
+    from jaxent.lindblad.operators import DenseLindbladian
+
+    L = DenseLindbladian.from_operators(H, c_ops)
+    n = L.dim
     rho = jnp.asarray(rho, jnp.complex128)
     if rho.shape != (n, n):
         raise ValueError(f"rho must have shape ({n}, {n}) matching H, got {rho.shape}")
-    out = -1j * (H @ rho - rho @ H)
-    for c in C:
-        cd = c.conj().T
-        cdc = cd @ c
-        out = out + c @ rho @ cd - 0.5 * (cdc @ rho + rho @ cdc)
-    return out
+    return L.mv(rho)

@@ -3,7 +3,7 @@
 A truncated steady state is trustworthy only if the population it puts in the top Fock levels is
 negligible: truncation acts like a hard wall at ``n = nmax - 1``, so population that reaches it is
 reflected and every moment is biased. :func:`tail_population` measures it (traceable, it is part of
-every :class:`~jaxent.fock.steady_state.SteadyState`), :func:`check_truncation` turns it into a
+every :class:`~jaxent.lindblad.steady_state.SteadyState`), :func:`check_truncation` turns it into a
 warning or an error with a suggested ``nmax`` (eager, at the Python boundary).
 """
 

@@ -33,7 +33,7 @@ __all__ = [
     "symplectic_eigenvalues",
     "von_neumann_entropy",
     "wigner_entropy",
-    "wehrl_entropy",
+    "gaussian_wehrl_entropy",
     "renyi2_entropy",
     "mutual_information",
     "wigner_mutual_information",
@@ -85,9 +85,10 @@ def renyi2_entropy(sigma: ArrayLike) -> Array:
     return 0.5 * logdet
 
 
-def wehrl_entropy(sigma: ArrayLike) -> Array:
+def gaussian_wehrl_entropy(sigma: ArrayLike) -> Array:
     """``S_Q = -int Q ln Q d^2mu = n (1 + ln pi) + (1/2) ln det(sigma + I/2)`` [GFL20, Eq. (3)],
-    ``Q(mu) = <mu|rho|mu>/pi``. A coherent state gives ``1 + ln pi`` per mode."""
+    ``Q(mu) = <mu|rho|mu>/pi``. A coherent state gives ``1 + ln pi`` per mode. (The Wehrl
+    entropy of a Husimi function on a grid is :func:`jaxent.entropy.wehrl.wehrl_entropy`.)"""
     sigma = jnp.asarray(sigma)
     n = sigma.shape[-1] // 2
     _, logdet = jnp.linalg.slogdet(sigma + 0.5 * jnp.eye(2 * n))

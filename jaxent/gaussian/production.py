@@ -51,16 +51,18 @@ which vanishes for coherent states (``sigma = I/2``) and is ``>= 0``.
 part equal to ``tr(A_H) = tr(Omega G) = 0`` and a diffusive part
 ``(1/2) int Q grad(ln Q)^T D_u grad(ln Q)``:
 
-    ``Pi_u = (1/2) tr(D_u (sigma + I/2)^{-1}) = (1/4) tr((G Omega - Omega G)(sigma + I/2)^{-1})``.
+    ``Pi_U = (1/2) tr(D_u (sigma + I/2)^{-1}) = (1/4) tr((G Omega - Omega G)(sigma + I/2)^{-1})``.
 
-It vanishes for number-conserving ``H`` (``G`` commutes with ``Omega``), in agreement with
-[GFL20, Eq. (A10)] where only the squeezing coefficient ``xi_2`` survives. The O(sqrt N)
-drift of (A9) is a constant shift and contributes nothing. Any constant
-(mean-field) drift likewise drops out, so these formulas hold in the thermodynamic limit.
+(GFL20 writes this unitary part $\Pi_u$; jaxent spells it ``Pi_U`` everywhere, as in
+:mod:`jaxent.entropy.wehrl` and the Kerr tables.) It vanishes for number-conserving ``H``
+(``G`` commutes with ``Omega``), in agreement with [GFL20, Eq. (A10)] where only the squeezing
+coefficient ``xi_2`` survives. The O(sqrt N) drift of (A9) is a constant shift and contributes
+nothing. Any constant (mean-field) drift likewise drops out, so these formulas hold in the
+thermodynamic limit.
 
 *Identity*: with ``A = A_H - K``, ``D = K`` (``K = kappa (x) I_2``) one finds
-``dS_Q/dt = (1/2) tr(sigma_Q^{-1} d sigma/dt) = Pi_u + Pi_d - Phi_q`` for any ``sigma``, so in
-the NESS ``Pi_u + Pi_d = Phi_q`` [GFL20, Eq. (10)] (:func:`wehrl_entropy_rate` gives the
+``dS_Q/dt = (1/2) tr(sigma_Q^{-1} d sigma/dt) = Pi_U + Pi_d - Phi_q`` for any ``sigma``, so in
+the NESS ``Pi_U + Pi_d = Phi_q`` [GFL20, Eq. (10)] (:func:`wehrl_entropy_rate` gives the
 left-hand side for a test).
 """
 
@@ -160,13 +162,13 @@ def wigner_unitary_flux(sigma: ArrayLike, G: ArrayLike, nbar: ArrayLike,
 class WehrlSplit(NamedTuple):
     """Quantum (fluctuation) parts of the Wehrl entropy balance [GFL20, Eqs. (7)-(8)]."""
 
-    Pi_u: Array
+    Pi_U: Array
     Pi_d: Array
     Phi_q: Array
 
 
 def wehrl_pi_u(sigma: ArrayLike, G: ArrayLike) -> Array:
-    """``Pi_u = (1/4) tr((G Omega - Omega G)(sigma + I/2)^{-1})`` (derivation: module docstring;
+    """``Pi_U = (1/4) tr((G Omega - Omega G)(sigma + I/2)^{-1})`` (derivation: module docstring;
     [GFL20, Eq. (8), App. A])."""
     sigma = jnp.asarray(sigma)
     n = sigma.shape[-1] // 2
@@ -201,9 +203,9 @@ def wehrl_phi_q(sigma: ArrayLike, kappa: ArrayLike) -> Array:
 
 
 def wehrl_photon_loss_split(sigma: ArrayLike, G: ArrayLike, kappa: ArrayLike) -> WehrlSplit:
-    """``(Pi_u, Pi_d, Phi_q)`` for Gaussian fluctuations (covariance ``sigma``), quadratic
+    """``(Pi_U, Pi_d, Phi_q)`` for Gaussian fluctuations (covariance ``sigma``), quadratic
     fluctuation Hamiltonian ``G`` and zero-temperature losses ``2 kappa_i D[a_i]``
-    [GFL20, Eqs. (7)-(8)]. In the NESS ``Pi_u + Pi_d = Phi_q`` [GFL20, Eq. (10)]."""
+    [GFL20, Eqs. (7)-(8)]. In the NESS ``Pi_U + Pi_d = Phi_q`` [GFL20, Eq. (10)]."""
     return WehrlSplit(wehrl_pi_u(sigma, G), wehrl_pi_d(sigma, kappa), wehrl_phi_q(sigma, kappa))
 
 

@@ -154,6 +154,10 @@ class DenseSolver(AbstractSolver):
 
     def init(self, L):
         n = L.dim
+        from jaxent.resources import check_memory
+
+        check_memory(16.0 * n**4 * (4 if self.diagnose else 2), f"DenseSolver at n={n}",
+                     "use BandedElimination (one mode) or KrylovSolver")
         Lm = L.as_matrix()
         t = jnp.eye(n, dtype=jnp.complex128).T.reshape(-1)
         w = jnp.max(jnp.abs(jnp.diagonal(Lm))) + 1.0

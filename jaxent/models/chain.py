@@ -475,7 +475,7 @@ def _point_padded(chain: Chain, L, size: int) -> dict[str, jax.Array]:
         "N_L": ness.occupations[L - 1],
         "residual": ness.residual,
         "offband_residual": ness.offband_residual,
-        "identity_residual": jnp.abs(ent.Pi_r + ent.Pi_sc - ent.Pi_NESS) / unit_pi,
+        "ness_identity_residual": jnp.abs(ent.Pi_r + ent.Pi_sc - ent.Pi_NESS) / unit_pi,
         "closed_form_residual": cf_res,
     }
 
@@ -494,7 +494,7 @@ def chain_point(chain: Chain) -> dict[str, jax.Array]:
       occupations);
     * diagnostics (error control, all ~1e-13 or less in an exact NESS; their derivatives are
       round-off noise): ``residual`` (solver rows), ``offband_residual`` (distance-2 rows,
-      i.e. tridiagonality), ``identity_residual``
+      i.e. tridiagonality), ``ness_identity_residual``
       $= |\Pi_r + \Pi_{sc} - \Pi_{NESS}|/\Pi_{NESS}$ and ``closed_form_residual``, the
       largest relative deviation of occupations, coherence, current and Pi_NESS from
       [MSCPL19, Eqs. (29a)-(31)]. When $n_1 = n_L$ (all three vanish) the deviations are

@@ -73,8 +73,8 @@ from jaxent.gaussian.production import wehrl_photon_loss_split, wehrl_pi_d_per_c
 
 __all__ = [
     "Dicke",
-    "critical_coupling",
-    "critical_coupling_main_text",
+    "dicke_critical_coupling",
+    "dicke_critical_coupling_main_text",
     "normal_phase_instability",
     "mean_field",
     "mean_field_rhs",
@@ -84,7 +84,6 @@ __all__ = [
     "drift_matrix_c25",
     "dicke_point",
     "check_dicke",
-    "dicke_sweep",
     "dpi_u_dlam",
 ]
 
@@ -116,13 +115,13 @@ class Dicke(eqx.Module):
             _check_fields(self, only=concrete)
 
 
-def critical_coupling(omega0, omega, kappa) -> Array:
+def dicke_critical_coupling(omega0, omega, kappa) -> Array:
     """``lambda_c = (1/2) sqrt(omega_0 (kappa^2 + omega^2)/omega)`` [GFL20, App. C] (see module
     docstring for why this, and not the main-text formula, is right)."""
     return 0.5 * jnp.sqrt(omega0 * (kappa**2 + omega**2) / omega)
 
 
-def critical_coupling_main_text(omega0, omega, kappa) -> Array:
+def dicke_critical_coupling_main_text(omega0, omega, kappa) -> Array:
     """The main-text formula ``sqrt(omega_0 (kappa^2 + omega^2))/omega`` [GFL20, Sec. V] --
     dimensionally wrong; kept only to document the discrepancy."""
     return jnp.sqrt(omega0 * (kappa**2 + omega**2)) / omega
@@ -131,11 +130,11 @@ def critical_coupling_main_text(omega0, omega, kappa) -> Array:
 def normal_phase_instability(omega0, omega, kappa, gamma) -> Array:
     """``lambda_* = lambda_c sqrt(1 + gamma^2/omega_0^2)``: where the normal-phase drift matrix
     (with the stabilising loss gamma) stops being Hurwitz (``det A = 0``)."""
-    return critical_coupling(omega0, omega, kappa) * jnp.sqrt(1.0 + (gamma / omega0) ** 2)
+    return dicke_critical_coupling(omega0, omega, kappa) * jnp.sqrt(1.0 + (gamma / omega0) ** 2)
 
 
 def _s(m: Dicke) -> Array:
-    lc = critical_coupling(m.omega0, m.omega, m.kappa)
+    lc = dicke_critical_coupling(m.omega0, m.omega, m.kappa)
     lam = jnp.asarray(m.lam, dtype=float)
     safe = jnp.where(jnp.abs(lam) > lc, lam, 2.0 * lc)  # keeps grads finite in the normal phase
     return jnp.where(jnp.abs(lam) > lc, (lc / safe) ** 2, 1.0)
@@ -245,7 +244,7 @@ def _check_not_critical(m: Dicke) -> None:
     if np.any(lam == lc):
         raise ValueError(
             f"lam: exactly at the critical coupling lambda_c = {float(np.max(lc)):.12g}, where the "
-            "normal and superradiant branches meet (Pi_u has a kink, Pi_d ~ 1/|lambda - lambda_c| "
+            "normal and superradiant branches meet (Pi_U has a kink, Pi_d ~ 1/|lambda - lambda_c| "
             "as gamma -> 0); evaluate on either side of it")
 
 
@@ -268,22 +267,22 @@ def dicke_point(m: Dicke) -> dict[str, Array]:
     ``Dicke`` or a function building one) and ``jax.jacfwd``/``jax.grad`` w.r.t. any field
     work. Returns a flat dict of scalars:
 
-    * physics: ``lam_c``, ``Pi_u``, ``Pi_d``, ``Phi_q`` (Wehrl split of [GFL20, Eqs. (7)-(8)],
+    * physics: ``lam_c``, ``Pi_U``, ``Pi_d``, ``Phi_q`` (Wehrl split of [GFL20, Eqs. (7)-(8)],
       both loss channels ``kappa`` on ``delta a`` and ``gamma`` on ``delta b`` included),
       ``Pi_d_a`` (the cavity channel alone), ``n_a_fluct = <delta a^dag delta a>``,
       ``n_b_fluct``, ``alpha_re``, ``alpha_im``, ``beta`` (mean field, [GFL20, Eqs. (C6)-(C8)]);
     * diagnostics: ``max_re_eig`` (largest real part of the drift's eigenvalues; < 0 iff a
-      NESS exists; its derivative is cut, ``stop_gradient``), ``identity_residual`` and
+      NESS exists; its derivative is cut, ``stop_gradient``), ``ness_identity_residual`` and
       ``lyapunov_residual`` (round-off level in an exact NESS; their derivatives are noise);
     * flags (0.0 / 1.0): ``superradiant`` (``lam > lam_c``) and ``at_critical``
       (``lam == lam_c`` exactly).
 
-    ``identity_residual = (Pi_u + Pi_d - Phi_q) / (|Phi_q| + kappa + gamma)`` checks the NESS
+    ``ness_identity_residual = (Pi_U + Pi_d - Phi_q) / (|Phi_q| + kappa + gamma)`` checks the NESS
     identity [GFL20, Eq. (10)]. The denominator is ``sum_i kappa_i tr_i sigma``, the size of the
     largest terms summed in ``Pi_d`` and ``Phi_q`` (hence their rounding floor): for
     ``Phi_q >> kappa + gamma`` it is the relative residual, for small ``Phi_q`` the absolute one
     in units of the loss rates. It never divides 0 by 0: at ``lam = 0`` the NESS is the vacuum,
-    ``Pi_u = Pi_d = Phi_q = 0``, and the residual is 0 (a plain ``/Phi_q`` gave -1 there, and
+    ``Pi_U = Pi_d = Phi_q = 0``, and the residual is 0 (a plain ``/Phi_q`` gave -1 there, and
     ~1e-8 already at ``lam = 1e-4 lam_c`` from the cancellation in ``tr sigma - 1``).
 
     Errors. Bad input (NaN/inf, ``lam < 0``, ``kappa < 0``, ``gamma < 0``, ``omega0 <= 0``,
@@ -292,7 +291,7 @@ def dicke_point(m: Dicke) -> dict[str, Array]:
     field always raises ``ValueError`` (use ``jax.vmap`` to batch). Physics is not an error:
     where the drift is not Hurwitz (no NESS, e.g. ``kappa = 0`` or ``gamma = 0`` with
     ``lam = 0``) the entropy columns are NaN and ``max_re_eig >= 0``. The point exactly at
-    ``lambda_c`` (where the branches meet: ``Pi_u`` has a kink and ``Pi_d ~ 1/|lam - lam_c|``
+    ``lambda_c`` (where the branches meet: ``Pi_U`` has a kink and ``Pi_d ~ 1/|lam - lam_c|``
     as ``gamma -> 0``) is refused with a ``ValueError`` when every value is concrete; under a
     trace it cannot be refused per point without aborting the whole batch, so there the
     entropy columns and their derivatives are NaN and ``at_critical = 1``. (For ``gamma > 0``
@@ -314,14 +313,14 @@ def dicke_point(m: Dicke) -> dict[str, Array]:
     pd_a = wehrl_pi_d_per_channel(sigma, kap)[0]
     alpha, beta, _ = mean_field(m)
     lam = jnp.asarray(m.lam, float)
-    lc = critical_coupling(m.omega0, m.omega, m.kappa)
+    lc = dicke_critical_coupling(m.omega0, m.omega, m.kappa)
     at_c = lam == lc
     # NaN (value and tangent) exactly at lambda_c; exactly 1.0 elsewhere
     nan_at_c = jnp.where(at_c, jnp.nan, 1.0)
     pu, pd, fq, pd_a = (v * nan_at_c for v in (pu, pd, fq, pd_a))
     return {
         "lam_c": lc,
-        "Pi_u": pu,
+        "Pi_U": pu,
         "Pi_d": pd,
         "Phi_q": fq,
         "Pi_d_a": pd_a,
@@ -333,57 +332,13 @@ def dicke_point(m: Dicke) -> dict[str, Array]:
         "superradiant": (jnp.abs(lam) > lc).astype(float),
         "at_critical": at_c.astype(float),
         "max_re_eig": sol.max_re_eig,
-        "identity_residual": (pu + pd - fq) / (jnp.abs(fq) + kappa + gamma),
+        "ness_identity_residual": (pu + pd - fq) / (jnp.abs(fq) + kappa + gamma),
         "lyapunov_residual": sol.residual,
     }
 
 
-def dicke_sweep(lams, omega0=0.005, omega=0.01, kappa=1.0, gamma=1e-3,
-                with_grad: bool = False) -> dict[str, Array]:
-    """``jax.vmap`` of :func:`dicke_point` over an array of ``lam`` (other parameters scalar).
-
-    ``with_grad=True`` adds ``dPi_u_dlam`` and ``dPi_d_dlam`` (``jax.grad``, not finite
-    differences). Raises ``ValueError`` naming the parameter on bad input, and if any point has
-    no NESS (drift not Hurwitz), so a table built from it never holds NaN.
-    """
-    lams = jnp.atleast_1d(jnp.asarray(lams, dtype=float))
-    check_dicke(Dicke(lams, omega0, omega, kappa, gamma))
-    fn = _sweep_grad_jit if with_grad else _sweep_jit
-    out = fn(lams, jnp.asarray(omega0, float), jnp.asarray(omega, float),
-             jnp.asarray(kappa, float), jnp.asarray(gamma, float))
-    bad = ~np.asarray(out["max_re_eig"] < 0)
-    if bad.any():
-        raise ValueError(
-            f"lam: no steady state (drift matrix not Hurwitz) at lam = {np.asarray(lams)[bad][:5]} "
-            f"(max Re eig = {np.asarray(out['max_re_eig'])[bad][:5]}); increase gamma or avoid "
-            "these couplings")
-    return out
-
-
-@jax.jit
-def _sweep_jit(lams, omega0, omega, kappa, gamma):
-    return jax.vmap(lambda l: dicke_point(Dicke(l, omega0, omega, kappa, gamma)))(lams)
-
-
-def _point_with_grad(lam, omega0, omega, kappa, gamma):
-    def f(l):
-        out = dicke_point(Dicke(l, omega0, omega, kappa, gamma))
-        return jnp.stack([out["Pi_u"], out["Pi_d"]]), out
-
-    jac, out = jax.jacfwd(f, has_aux=True)(lam)
-    out = dict(out)
-    out["dPi_u_dlam"] = jac[0]
-    out["dPi_d_dlam"] = jac[1]
-    return out
-
-
-@jax.jit
-def _sweep_grad_jit(lams, omega0, omega, kappa, gamma):
-    return jax.vmap(lambda l: _point_with_grad(l, omega0, omega, kappa, gamma))(lams)
-
-
 def dpi_u_dlam(m: Dicke) -> Array:
-    """``d Pi_u / d lambda`` by ``jax.grad`` (one-sided at the branch: the branch is chosen by
+    """``d Pi_U / d lambda`` by ``jax.grad`` (one-sided at the branch: the branch is chosen by
     ``lam > lam_c``)."""
-    return jax.grad(lambda l: dicke_point(eqx.tree_at(lambda t: t.lam, m, l))["Pi_u"])(
+    return jax.grad(lambda l: dicke_point(eqx.tree_at(lambda t: t.lam, m, l))["Pi_U"])(
         jnp.asarray(m.lam, float))

@@ -33,7 +33,7 @@ __all__ = [
     "COUPLINGS",
     "METHODS",
     "CoupledOscillators",
-    "critical_coupling",
+    "oscillator_critical_coupling",
     "kl_normal_frequencies",
     "oscillator_hamiltonian",
     "oscillator_steady_state",
@@ -51,7 +51,7 @@ def _check_coupling(coupling: str) -> None:
         raise ValueError(f"coupling: expected 'pp' or 'rw', got {coupling!r}")
 
 
-def critical_coupling(omega1: ArrayLike, omega2: ArrayLike, coupling: str) -> Array:
+def oscillator_critical_coupling(omega1: ArrayLike, omega2: ArrayLike, coupling: str) -> Array:
     """``lambda_c``: ``sqrt(omega_1 omega_2)/2`` (pp) or ``sqrt(omega_1 omega_2)`` (rw) [KL, Sec. II]."""
     _check_coupling(coupling)
     lc = jnp.sqrt(jnp.asarray(omega1, float) * jnp.asarray(omega2, float))
@@ -122,7 +122,8 @@ class CoupledOscillators(eqx.Module):
 
     @property
     def lam(self) -> Array:
-        return self.lam_over_lamc * critical_coupling(self.omega1, self.omega2, self.coupling)
+        return self.lam_over_lamc * oscillator_critical_coupling(self.omega1, self.omega2,
+                                                                 self.coupling)
 
     @property
     def G(self) -> Array:

@@ -1,7 +1,7 @@
 """GFL20 Fig. 3 from a ``dicke.csv`` table (:mod:`jaxent.commands.dicke`).
 
-Panels: (a) Pi_u vs lambda/lambda_c, (b) dPi_u/dlambda (from ``jax.grad``, column
-``dPi_u_dlam``), (c) Pi_d vs lambda/lambda_c (log scale), (d) log10 Pi_d vs
+Panels: (a) Pi_U vs lambda/lambda_c, (b) dPi_U/dlambda (from ``jax.grad``, column
+``dPi_U_dlam``), (c) Pi_d vs lambda/lambda_c (log scale), (d) log10 Pi_d vs
 log10 |lambda_c - lambda| on both sides with least-squares slopes [GFL20, Eq. (13)].
 """
 
@@ -54,8 +54,8 @@ def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
         col = colors[gi % len(colors)]
         below, above = x < 1, x > 1
         for m in (below, above):  # separate segments: no line drawn across the kink
-            ax_a.plot(x[m], c["Pi_u"][m], color=col, label=label if m is below else None)
-            ax_b.plot(x[m], c["dPi_u_dlam"][m], color=col)
+            ax_a.plot(x[m], c["Pi_U"][m], color=col, label=label if m is below else None)
+            ax_b.plot(x[m], c["dPi_U_dlam"][m], color=col)
             ax_c.plot(x[m], c["Pi_d"][m], color=col)
         left, right = fit_slopes(c["lam"], lc, c["Pi_d"], fit_window)
         fits[grp] = (left, right)
@@ -74,8 +74,8 @@ def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
     for ax in (ax_a, ax_b, ax_c):
         ax.axvline(1.0, color="0.6", lw=0.8, ls=":")
         ax.set_xlabel(r"$\lambda/\lambda_c$")
-    ax_a.set_ylabel(r"$\Pi_u$")
-    ax_b.set_ylabel(r"$d\Pi_u/d\lambda$ (jax.grad)")
+    ax_a.set_ylabel(r"$\Pi_U$")
+    ax_b.set_ylabel(r"$d\Pi_U/d\lambda$ (jax.grad)")
     ax_c.set_ylabel(r"$\Pi_d$")
     ax_c.set_yscale("log")
     ax_d.set_xlabel(r"$\log_{10}|\lambda_c-\lambda|$")

@@ -1,5 +1,5 @@
-"""GFL20 Fig. 2 from a Kerr sweep CSV: Pi_u and Pi_d vs eps for two sizes (a, b), and the
-finite-size collapse of Pi_u and Pi_d/N vs N(eps/eps_c - 1) (c, d)."""
+"""GFL20 Fig. 2 from a Kerr sweep CSV: Pi_U and Pi_d vs eps for two sizes (a, b), and the
+finite-size collapse of Pi_U and Pi_d/N vs N(eps/eps_c - 1) (c, d)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def plot_kerr_fig2(data: dict[str, list], path: str | os.PathLike, eps_c: float 
         d = by_N[float(N)]
         ax[0, 0].plot(d["eps"], d["Pi_U"], style, label=f"N = {N:g}")
         ax[0, 1].plot(d["eps"], d["Pi_d"], style, label=f"N = {N:g}")
-    for a, name, lab in ((ax[0, 0], r"$\Pi_u$", "(a)"), (ax[0, 1], r"$\Pi_d$", "(b)")):
+    for a, name, lab in ((ax[0, 0], r"$\Pi_U$", "(a)"), (ax[0, 1], r"$\Pi_d$", "(b)")):
         a.set_xlabel(r"$\epsilon$")
         a.set_ylabel(name)
         a.axvline(eps_c, color="0.7", lw=0.8)
@@ -62,7 +62,7 @@ def plot_kerr_fig2(data: dict[str, list], path: str | os.PathLike, eps_c: float 
         c = cmap(i / max(len(sizes) - 1, 1))
         ax[1, 0].plot(x, d["Pi_U"], ".-", color=c, ms=3, lw=0.8, label=f"N = {N:g}")
         ax[1, 1].plot(x, d["Pi_d"] / N, ".-", color=c, ms=3, lw=0.8, label=f"N = {N:g}")
-    for a, name, lab in ((ax[1, 0], r"$\Pi_u$", "(c)"), (ax[1, 1], r"$\Pi_d / N$", "(d)")):
+    for a, name, lab in ((ax[1, 0], r"$\Pi_U$", "(c)"), (ax[1, 1], r"$\Pi_d / N$", "(d)")):
         a.set_xlabel(r"$N(\epsilon/\epsilon_c - 1)$")
         a.set_ylabel(name)
         a.set_xlim(-6, 6)

@@ -42,16 +42,17 @@ BYTES_PER_SITE = 1024
 CHAIN_KEY = ["L", "gamma", "Gamma", "lam", "n1", "nL"]
 CHAIN_OUTPUTS = ("current", "Pi_NESS", "Pi_r", "Pi_sc", "Phi_1", "Phi_L", "N_1", "N_L")
 #: ``closed_form_residual`` is the largest relative deviation of occupations, coherence, current
-#: and Pi_NESS from MSCPL19 Eqs. (29a)-(31); ``identity_residual`` =
+#: and Pi_NESS from MSCPL19 Eqs. (29a)-(31); ``ness_identity_residual`` =
 #: |Pi_r + Pi_sc - Pi_NESS| / Pi_NESS.
-CHAIN_DIAGNOSTICS = ("residual", "offband_residual", "identity_residual", "closed_form_residual")
+CHAIN_DIAGNOSTICS = ("residual", "offband_residual", "ness_identity_residual",
+                     "closed_form_residual")
 #: Parameters ``--grad`` accepts (``L`` is an integer).
 CHAIN_GRAD_PARAMS = ("gamma", "Gamma", "lam", "n1", "nL")
 
 _WHAT = {
     "residual": "the solver's rows are not satisfied",
     "offband_residual": "the NESS is not tridiagonal (distance-2 rows)",
-    "identity_residual": "Pi_r + Pi_sc != Pi_NESS",
+    "ness_identity_residual": "Pi_r + Pi_sc != Pi_NESS",
     "closed_form_residual": "the NESS differs from the closed forms MSCPL19 Eqs. (29a)-(31)",
 }
 

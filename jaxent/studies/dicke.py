@@ -5,10 +5,10 @@ Data flow: ``(lam_over_lamc, omega0, omega, kappa, gamma)`` -> ``lam = lam_over_
 -> one row. Every parameter is traced and no shape depends on them, so a whole sweep compiles
 once (per chunk size and ``--grad`` set).
 
-``dPi_u_dlam`` and ``dPi_d_dlam`` (the derivative w.r.t. ``lambda`` at fixed ``omega0, omega,
+``dPi_U_dlam`` and ``dPi_d_dlam`` (the derivative w.r.t. ``lambda`` at fixed ``omega0, omega,
 kappa, gamma``, panel (b) of Fig. 3) are outputs of the point itself, by ``jax.jvp`` in the
 ``lambda`` direction, so the figure needs no ``--grad``; ``--grad lam_over_lamc`` adds
-``dPi_u_dlam_over_lamc = lam_c * dPi_u_dlam`` etc. (and derivatives of every other output).
+``dPi_U_dlam_over_lamc = lam_c * dPi_U_dlam`` etc. (and derivatives of every other output).
 
 Failure policy (one for all models, :func:`jaxent.sweep.run_sweep`): a point exactly at
 ``lambda_c`` (``critical``: NaN entropy columns), without a NESS (``no_ness``: drift not Hurwitz,
@@ -27,31 +27,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxent.models.dicke import Dicke, critical_coupling, dicke_point
+from jaxent.models.dicke import Dicke, dicke_critical_coupling, dicke_point
 from jaxent.sweep import Study, SweepResult, run_sweep
 
-#: Largest ``|identity_residual|`` and ``lyapunov_residual`` of a good row. Both are round-off
+#: Largest ``|ness_identity_residual|`` and ``lyapunov_residual`` of a good row. Both are round-off
 #: (~1e-16 .. 1e-10) in an exact Gaussian NESS; 1e-8 is the Lyapunov solver's own default
 #: (:func:`jaxent.gaussian.lyapunov.lyapunov_steady_state`) and the old ``dicke`` command's limit.
 RESIDUAL_TOL = 1e-8
 
 DICKE_KEY = ["lam_over_lamc", "omega0", "omega", "kappa", "gamma"]
 #: Physics columns (differentiable; ``--grad`` adds ``d<column>_d<param>`` for these).
-DICKE_OUTPUTS = ("lam", "lam_c", "Pi_u", "dPi_u_dlam", "Pi_d", "dPi_d_dlam", "Phi_q", "Pi_d_a",
+DICKE_OUTPUTS = ("lam", "lam_c", "Pi_U", "dPi_U_dlam", "Pi_d", "dPi_d_dlam", "Phi_q", "Pi_d_a",
                  "n_a_fluct", "n_b_fluct", "alpha_re", "alpha_im", "beta")
 #: Branch indicators (0/1) and error control (no gradient columns).
-DICKE_DIAGNOSTICS = ("superradiant", "at_critical", "max_re_eig", "identity_residual",
+DICKE_DIAGNOSTICS = ("superradiant", "at_critical", "max_re_eig", "ness_identity_residual",
                      "lyapunov_residual")
 
 
 def _point(p, static):
     w0, w, k, g = p["omega0"], p["omega"], p["kappa"], p["gamma"]
-    lam = p["lam_over_lamc"] * critical_coupling(w0, w, k)
+    lam = p["lam_over_lamc"] * dicke_critical_coupling(w0, w, k)
     out, tan = jax.jvp(lambda l: dicke_point(Dicke(l, w0, w, k, g)), (lam,),
                        (jnp.ones_like(lam),))
     out = dict(out)
     out["lam"] = lam
-    out["dPi_u_dlam"] = tan["Pi_u"]
+    out["dPi_U_dlam"] = tan["Pi_U"]
     out["dPi_d_dlam"] = tan["Pi_d"]
     return out
 
@@ -59,7 +59,7 @@ def _point(p, static):
 def _checks(row) -> list[tuple[str, str]]:
     if row["at_critical"] > 0.5:
         return [("critical", "exactly at lambda_c (lam/lam_c = 1), where the normal and "
-                             "superradiant branches meet (Pi_u has a kink, Pi_d ~ "
+                             "superradiant branches meet (Pi_U has a kink, Pi_d ~ "
                              "1/|lam - lam_c|): skipped, the entropy columns are NaN; evaluate "
                              "either side (e.g. an even number of --lam-over-lamc points)")]
     if not row["max_re_eig"] < 0:
@@ -67,9 +67,9 @@ def _checks(row) -> list[tuple[str, str]]:
                             f"= {row['max_re_eig']:.2e}): increase --gamma (or --kappa), or "
                             "leave out this lam/lam_c")]
     out = []
-    ir, lr = row["identity_residual"], row["lyapunov_residual"]
+    ir, lr = row["ness_identity_residual"], row["lyapunov_residual"]
     if not abs(ir) <= RESIDUAL_TOL:
-        out.append(("identity", f"NESS identity Pi_u + Pi_d = Phi_q violated by {ir:.1e} "
+        out.append(("identity", f"NESS identity Pi_U + Pi_d = Phi_q violated by {ir:.1e} "
                                 f"(> {RESIDUAL_TOL:g}): ill-conditioned steady state; move "
                                 "lam/lam_c away from 1 or increase --gamma"))
     if not lr <= RESIDUAL_TOL:
