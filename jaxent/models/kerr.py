@@ -425,14 +425,16 @@ def choose_nmax(model, eps_max=None, *, kappa=0.5, delta=-2.0, u=1.0, round_to: 
 # steady state
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
 def kerr_ness(model: Kerr, nmax: int, pin="auto", n_buckets: int = 4,
-              n_terms: int | None = 4096) -> SteadyState:
-    """The traced core of :func:`kerr_steady_state`: no eager checks (bad traced parameters raise
-    through :meth:`Kerr.checked`), every argument but ``model`` static; ``n_terms=None`` means no
-    exact moment (no pin). Used by sweeps, where ``nmax`` and ``n_terms`` are chosen once for a
-    whole group of points."""
-    model = model.checked()
+              n_terms: int | None = 4096, check: bool = True) -> SteadyState:
+    """The traced core of :func:`kerr_steady_state`: no eager checks, every argument but
+    ``model`` static; ``n_terms=None`` means no exact moment (no pin). With ``check`` bad traced
+    parameters raise through :meth:`Kerr.checked` (host callbacks); sweeps that validated their
+    inputs eagerly pass ``check=False``, which also lets XLA's persistent compilation cache
+    store the program (programs with host callbacks are not cached)."""
+    if check:
+        model = model.checked()
     L = kerr_lindbladian(model, nmax)
     constraint = None
     if pin is not False and n_terms is not None:

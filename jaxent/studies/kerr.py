@@ -63,7 +63,7 @@ def _grid(nmax: int):
 
 
 def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
-               pin="auto") -> dict[str, jax.Array]:
+               pin="auto", check: bool = True) -> dict[str, jax.Array]:
     r"""Every Wehrl entropy term of the Kerr NESS at one parameter point, with diagnostics.
 
     Returns a dict of scalars: :data:`KERR_OUTPUTS` (``alpha = <a>/sqrt(N)`` [GFL20, below
@@ -74,9 +74,10 @@ def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
     complex-P moments (a free end-to-end check of truncation and solver; NaN without a series,
     ``n_terms=None``); ``error_estimate``, ``gap_estimate`` and ``pinned`` of the steady state.
     jit/vmap-able; differentiable in every field of ``model`` (implicit derivatives).
+    ``check=False`` skips the traced parameter checks (for callers that validated eagerly).
     """
     grid = _grid(nmax) if grid is None else grid
-    ss = kerr_ness(model, nmax, pin, 4, n_terms)
+    ss = kerr_ness(model, nmax, pin, 4, n_terms, check)
     H = kerr_hamiltonian(model, nmax)
     t = photon_loss_terms(ss.rho, H, model.kappa, grid, check=False)
     alpha = t.alpha / jnp.sqrt(model.N)
@@ -111,8 +112,9 @@ def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
 
 def _point(p, static):
     nmax, n_terms = static
+    # kerr_sweep validated every parameter eagerly: no host callbacks in the sweep program
     return kerr_point(Kerr(eps=p["eps"], N=p["N"], kappa=p["kappa"], delta=p["delta"], u=p["u"]),
-                      nmax, n_terms=n_terms)
+                      nmax, n_terms=n_terms, check=False)
 
 
 def nmax_for_points(N: float, eps_values: Sequence[float], kappa: float, delta: float, u: float,
