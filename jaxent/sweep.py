@@ -191,7 +191,11 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
                         for k in study.params:
                             row[k] = float(pt[k])
                         row.update({k: float(np.asarray(v[i]).real) for k, v in out.items()})
-                        found = study.checks(row)
+                        found = list(study.checks(row))
+                        # one policy for every model: a non-finite physics value is always a flag
+                        bad = [o for o in study.outputs if not math.isfinite(row[o])]
+                        if bad and not any(f == "nonfinite" for f, _ in found):
+                            found.append(("nonfinite", f"non-finite {', '.join(bad)}"))
                         row[FLAGS] = ";".join(f for f, _ in found)
                         if found:
                             problems.append((row, found))

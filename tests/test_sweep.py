@@ -140,3 +140,27 @@ def test_cli_writes_csv_and_figure(tmp_path, capsys):
         assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--nmax-step" in err
+
+
+def test_engine_on_a_toy_study_flags_nonfinite_and_adds_gradient_columns(tmp_path):
+    """The engine alone: a one-parameter study, a static shape from the points, a check with its
+    fix, a non-finite output flagged by the engine's common policy, exact gradient columns."""
+    from jaxent.sweep import Study
+
+    def point(p, static):
+        (power,) = static
+        return {"y": jnp.sqrt(p["x"]) ** power, "resid": jnp.abs(p["x"]) * 0.0}
+
+    study = Study(name="toy", params=("x",), outputs=("y",), diagnostics=("resid",),
+                  point=point, assign_static=lambda pts: [(3,)] * len(pts),
+                  checks=lambda row: [("big", "x > 3: use smaller x")] if row["x"] > 3 else [])
+    out = tmp_path / "toy.csv"
+    with pytest.warns(RuntimeWarning):
+        r = run_sweep(study, [{"x": v} for v in (-1.0, 1.0, 4.0)], out, chunk=2, grad=["x"],
+                      progress=False)
+    d = read_csv(out)
+    assert r.computed == 3 and r.flagged == 2 and r.compilations == 1
+    flags = dict(zip(d["x"], d["flags"]))
+    assert flags == {-1.0: "nonfinite", 1.0: "", 4.0: "big"}
+    # y = x^(3/2): dy/dx = 1.5 sqrt(x)
+    assert d["dy_dx"][d["x"].index(4.0)] == pytest.approx(3.0, rel=1e-14)
