@@ -88,7 +88,7 @@ class SweepResult:
     computed: int = 0
     skipped: int = 0
     flagged: int = 0
-    compilations: int = 0
+    compilations: int = 0  # traces of the batch function (a persistent-cache hit counts too)
     seconds: float = 0.0
     groups: list = dataclasses.field(default_factory=list)
 
@@ -193,7 +193,8 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
                         row.update({k: float(np.asarray(v[i]).real) for k, v in out.items()})
                         found = list(study.checks(row))
                         # one policy for every model: a non-finite physics value is always a flag
-                        bad = [o for o in study.outputs if not math.isfinite(row[o])]
+                        bad = [o for o in list(study.outputs) + grad_columns(study.outputs, grad)
+                               if not math.isfinite(row[o])]
                         if bad and not any(f == "nonfinite" for f, _ in found):
                             found.append(("nonfinite", f"non-finite {', '.join(bad)}"))
                         row[FLAGS] = ";".join(f for f, _ in found)

@@ -27,3 +27,6 @@ STATE_TOL = 1e-8
 POSITIVITY_TOL = 1e-8
 #: Relative disagreement between a NESS ``<n>`` and the exact Kerr moment that flags a row.
 EXACT_MOMENT_TOL = 1e-8
+#: Last summed term of an exact-moment series, relative to the sum, above which the series is
+#: not converged (the pin and the end-to-end check are then unusable).
+SERIES_TOL = 1e-13

@@ -164,3 +164,12 @@ def test_engine_on_a_toy_study_flags_nonfinite_and_adds_gradient_columns(tmp_pat
     assert flags == {-1.0: "nonfinite", 1.0: "", 4.0: "big"}
     # y = x^(3/2): dy/dx = 1.5 sqrt(x)
     assert d["dy_dx"][d["x"].index(4.0)] == pytest.approx(3.0, rel=1e-14)
+
+
+def test_zero_pump_is_the_vacuum_and_not_flagged(tmp_path):
+    """eps = 0: the NESS is the vacuum (Phi = 0); the identity and exact-moment diagnostics must
+    not divide by zero and flag a valid point."""
+    r = kerr_sweep([N_SMALL], [0.0, 1e-6], tmp_path / "k.csv", progress=False)
+    d = read_csv(tmp_path / "k.csv")
+    assert r.flagged == 0 and d["flags"] == ["", ""]
+    assert abs(d["n_photons"][0]) < 1e-12 and abs(d["Pi_d"][0]) < 1e-12

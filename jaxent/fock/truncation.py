@@ -15,8 +15,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
-#: Default tolerance on the population of the top Fock levels.
-TAIL_TOL = 1e-10
+from jaxent.tolerances import TAIL_TOL  # noqa: E402,F401 - the default tolerance, re-exported
 
 
 class TruncationWarning(UserWarning):

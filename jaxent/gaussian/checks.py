@@ -44,7 +44,7 @@ def check_scalar(x, name: str):
     return x
 
 
-def _check(x, name: str, ok_np, ok_jnp, what: str):
+def check_value(x, name: str, ok_np, ok_jnp, what: str):
     if is_traced(x):
         return eqx.error_if(x, ~ok_jnp(x), f"{name}: {what}")
     v = np.asarray(x, dtype=float)
@@ -56,28 +56,28 @@ def _check(x, name: str, ok_np, ok_jnp, what: str):
 
 def check_finite(x, name: str, what: str = "must be finite"):
     """Reject NaN and +-inf."""
-    return _check(x, name, np.isfinite, jnp.isfinite, what)
+    return check_value(x, name, np.isfinite, jnp.isfinite, what)
 
 
 def check_positive(x, name: str, what: str = "must be finite and > 0"):
     """Reject ``x <= 0``, NaN and inf."""
-    return _check(x, name, lambda v: np.isfinite(v) & (v > 0),
+    return check_value(x, name, lambda v: np.isfinite(v) & (v > 0),
                   lambda v: jnp.isfinite(v) & (v > 0), what)
 
 
 def check_nonnegative(x, name: str, what: str = "must be finite and >= 0"):
     """Reject ``x < 0``, NaN and inf."""
-    return _check(x, name, lambda v: np.isfinite(v) & (v >= 0),
+    return check_value(x, name, lambda v: np.isfinite(v) & (v >= 0),
                   lambda v: jnp.isfinite(v) & (v >= 0), what)
 
 
 def check_nonzero(x, name: str, what: str = "must be finite and nonzero"):
     """Reject ``x == 0``, NaN and inf."""
-    return _check(x, name, lambda v: np.isfinite(v) & (v != 0),
+    return check_value(x, name, lambda v: np.isfinite(v) & (v != 0),
                   lambda v: jnp.isfinite(v) & (v != 0), what)
 
 
 def check_interval(x, name: str, what: str | None = None, *, lo: float, hi: float):
     """Reject values outside ``[lo, hi)`` (and NaN)."""
     what = what or f"must lie in [{lo}, {hi})"
-    return _check(x, name, lambda v: (v >= lo) & (v < hi), lambda v: (v >= lo) & (v < hi), what)
+    return check_value(x, name, lambda v: (v >= lo) & (v < hi), lambda v: (v >= lo) & (v < hi), what)

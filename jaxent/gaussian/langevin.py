@@ -43,7 +43,8 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from jaxent.gaussian.covariance import _is_concrete, drift_diffusion
+from jaxent._validation import is_concrete as _is_concrete
+from jaxent.gaussian.covariance import drift_diffusion
 from jaxent.gaussian.normal_modes import check_bounded_below, check_temperature
 
 __all__ = ["digamma_complex", "thermal_lorentzian_integral", "langevin_covariance"]

@@ -41,7 +41,7 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from jaxent.gaussian.covariance import _is_concrete
+from jaxent._validation import is_concrete as _is_concrete
 
 __all__ = [
     "LyapunovSolution",

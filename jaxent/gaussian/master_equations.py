@@ -48,7 +48,8 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from jaxent.gaussian.covariance import _is_concrete, drift_diffusion, symplectic_form
+from jaxent._validation import is_concrete as _is_concrete
+from jaxent.gaussian.covariance import drift_diffusion, symplectic_form
 from jaxent.gaussian.lyapunov import lyapunov_steady_state
 from jaxent.gaussian.normal_modes import (
     bose_occupation,

@@ -30,7 +30,8 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from jaxent.gaussian.covariance import _is_concrete, symplectic_form
+from jaxent._validation import is_concrete as _is_concrete
+from jaxent.gaussian.covariance import symplectic_form
 
 __all__ = [
     "NormalModes",

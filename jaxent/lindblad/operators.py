@@ -197,8 +197,8 @@ class BandedLindbladian(AbstractLindbladian):
             out = out + _shift(jnp.abs(v) ** 2, -s, 0)
         return out
 
-    def _h_apply(self, rho, sign):
-        """``H rho`` (sign=+1 on the left) as band shifts."""
+    def _h_apply(self, rho):
+        """``H rho`` as band shifts."""
         h = self.h_diag.astype(jnp.complex128)
         e = jnp.concatenate([self.h_low, jnp.zeros(1, jnp.complex128)])  # e_k = H[k+1, k]
         # (H rho)[m, :] = h_m rho[m] + e_{m-1} rho[m-1] + conj(e_m) rho[m+1]
@@ -207,8 +207,8 @@ class BandedLindbladian(AbstractLindbladian):
 
     def mv(self, rho: jax.Array) -> jax.Array:
         rho = jnp.asarray(rho, jnp.complex128)
-        Hr = self._h_apply(rho, 1)
-        rH = self._h_apply(rho.conj().T, 1).conj().T  # rho H = (H rho^dag)^dag
+        Hr = self._h_apply(rho)
+        rH = self._h_apply(rho.conj().T).conj().T  # rho H = (H rho^dag)^dag
         out = -1j * (Hr - rH)
         g = self.decay_rates()
         out = out - 0.5 * (g[:, None] + g[None, :]) * rho
@@ -219,8 +219,8 @@ class BandedLindbladian(AbstractLindbladian):
 
     def adjoint_mv(self, X: jax.Array) -> jax.Array:
         X = jnp.asarray(X, jnp.complex128)
-        HX = self._h_apply(X, 1)
-        XH = self._h_apply(X.conj().T, 1).conj().T
+        HX = self._h_apply(X)
+        XH = self._h_apply(X.conj().T).conj().T
         out = 1j * (HX - XH)
         g = self.decay_rates()
         out = out - 0.5 * (g[:, None] + g[None, :]) * X

@@ -58,15 +58,16 @@ class Pin(eqx.Module):
     active: jax.Array
 
 
-def _constrained_svd_solve(U, s, Vh, r, tau, pin: Pin | None):
-    """Solve ``M y = r`` with ``sum(y) = tau`` (and ``w . y = value`` when pinned) from the SVD
-    ``M = U diag(s) Vh`` (real or complex): the slowest one (two when pinned) singular
-    directions are fixed by the constraints instead of by ``1/s``. Linear in ``(r, tau, value)``.
-    Returns ``(y, pinned)``."""
+def _constrained_svd_solve(U, s, Vh, r, tau, pin: Pin | None, trace_fn=None, pin_fn=None):
+    """Solve ``M y = r`` with ``trace_fn . y = tau`` (and ``pin_fn . y = pin.value`` when pinned)
+    from the SVD ``M = U diag(s) Vh`` (real or complex): the slowest one (two when pinned)
+    singular directions are fixed by the constraints instead of by ``1/s``. Linear in
+    ``(r, tau, value)``. ``trace_fn`` defaults to ones (populations), ``pin_fn`` to
+    ``pin.weights``. Returns ``(y, pinned)``."""
     n = s.shape[0]
     idx = jnp.arange(n)
     coef = jnp.conj(U).T @ r
-    one = jnp.ones(n, Vh.dtype)
+    one = (jnp.ones(n) if trace_fn is None else trace_fn).astype(Vh.dtype)
     V = jnp.conj(Vh).T
 
     def with_slow(k):
@@ -79,10 +80,10 @@ def _constrained_svd_solve(U, s, Vh, r, tau, pin: Pin | None):
     if pin is None or n < 2:
         return y1, jnp.asarray(False)
     fast2, V2 = with_slow(2)
-    w = pin.weights.astype(V2.dtype)
+    w = (pin.weights if pin_fn is None else pin_fn).astype(V2.dtype)
     K = jnp.stack([one @ V2, w @ V2])
     det = K[0, 0] * K[1, 1] - K[0, 1] * K[1, 0]
-    scale = jnp.abs(K[0, 0]) * jnp.max(jnp.abs(w)) + jnp.abs(K[0, 1]) * jnp.max(jnp.abs(w))
+    scale = (jnp.abs(K[0, 0]) + jnp.abs(K[0, 1])) * jnp.max(jnp.abs(w))
     ok = jnp.abs(det) > 1e-10 * scale
     rhs = jnp.stack([tau - one @ fast2, pin.value - w @ fast2])
     Ksafe = jnp.where(ok, K, jnp.eye(2, dtype=K.dtype))
@@ -147,8 +148,8 @@ def _hermitize(y):
 
 class DenseSolver(AbstractSolver):
     """Dense solves on the ``(n^2, n^2)`` superoperator: bordered LU for plain solves, SVD for
-    pins and diagnostics (``diagnose=False`` skips the ``O(n^6)`` SVD; then no pins and NaN
-    diagnostics)."""
+    pins and diagnostics (``diagnose=False`` skips the ``O(n^6)`` SVD; then no pins, NaN
+    diagnostics and ``resolvable`` False: conditioning unknown)."""
 
     diagnose: bool = eqx.field(static=True, default=True)
 
@@ -178,9 +179,12 @@ class DenseSolver(AbstractSolver):
         if state["svd"] is None:
             raise ValueError("DenseSolver(diagnose=False) cannot apply a pin (needs the SVD)")
         U, s, Vh = state["svd"]
-        # tr(y) and tr(O y) as functionals on vec(y): vec(I) and vec(diag(w)) are both diagonal
-        # so the row sums of the reshaped matrix pick them out.
-        y, pinned = _vec_constrained(U, s, Vh, vb, tau, pin, n)
+        # tr(y) and tr(O y) as functionals on vec(y): vec(I) and vec(diag(w)), both supported
+        # on the diagonal entries vec index m (n + 1)
+        diag_idx = np.arange(n) * (n + 1)
+        trace_fn = jnp.zeros(n * n).at[diag_idx].set(1.0)
+        pin_fn = jnp.zeros(n * n).at[diag_idx].set(pin.weights)
+        y, pinned = _constrained_svd_solve(U, s, Vh, vb, tau, pin, trace_fn, pin_fn)
         return _hermitize(y.reshape(n, n).T), pinned
 
     def diagnostics(self, state):
@@ -188,33 +192,6 @@ class DenseSolver(AbstractSolver):
             return jnp.asarray(jnp.nan), jnp.asarray(jnp.nan)
         U, s, Vh = state["svd"]
         return s[-2], EPS64 * s[0] / s[-2]
-
-
-def _vec_constrained(U, s, Vh, r, tau, pin, n):
-    """:func:`_constrained_svd_solve` for vectorised ``n x n`` matrices (trace functional
-    ``vec(I)``, pin functional ``vec(diag(w))``)."""
-    diag_idx = np.arange(n) * (n + 1)
-    trace_fn = jnp.zeros(n * n).at[diag_idx].set(1.0)
-    m = s.shape[0]
-    idx = jnp.arange(m)
-    coef = jnp.conj(U).T @ r
-    V = jnp.conj(Vh).T
-
-    def fast(k):
-        inv = jnp.where(idx < m - k, 1.0 / jnp.where(idx < m - k, s, 1.0), 0.0)
-        return V @ (coef * inv), V[:, m - k:]
-
-    f1, V1 = fast(1)
-    y1 = f1 + V1[:, 0] * (tau - trace_fn @ f1) / (trace_fn @ V1[:, 0])
-    w = jnp.zeros(n * n).at[diag_idx].set(pin.weights)
-    f2, V2 = fast(2)
-    K = jnp.stack([trace_fn @ V2, w @ V2])
-    det = K[0, 0] * K[1, 1] - K[0, 1] * K[1, 0]
-    ok = jnp.abs(det) > 1e-10 * (jnp.abs(K[0, 0]) + jnp.abs(K[0, 1])) * jnp.max(jnp.abs(w))
-    rhs = jnp.stack([tau - trace_fn @ f2, pin.value - w @ f2]).astype(K.dtype)
-    y2 = f2 + V2 @ jnp.linalg.solve(jnp.where(ok, K, jnp.eye(2, dtype=K.dtype)), rhs)
-    pinned = jnp.logical_and(pin.active, ok)
-    return jnp.where(pinned, y2, y1), pinned
 
 
 # ----------------------------------------------------------------------------------------------

@@ -51,9 +51,12 @@ class SteadyState(eqx.Module):
     - ``gap_estimate``: estimate of the slowest relaxation rate (dense: second-smallest singular
       value of L; banded: slow eigenvalue of the population Schur complement, within a factor ~2
       of the Liouvillian gap).
-    - ``error_estimate``: ``eps_mach ||L|| / sigma_2``: predicted relative error of the slow-mode
-      weight of the plain solve, and of its derivative.
-    - ``resolvable``: ``error_estimate < RESOLVE_TOL``.
+    - ``error_estimate``: ``eps_mach ||L|| / sigma_2`` (banded: of the population Schur
+      complement): predicted relative error of the slow-mode weight of the plain solve, and of
+      its derivative. NaN for solvers without conditioning information (Krylov,
+      ``DenseSolver(diagnose=False)``): their small ``residual_norm`` is a backward error only.
+    - ``resolvable``: ``error_estimate < RESOLVE_TOL`` (False when unknown). A pin fixes the two
+      slowest directions; a third slow mode (tristability) is not covered.
     - ``pinned``: the slow-mode weight (and its derivative) came from an exact moment.
     """
 
@@ -170,10 +173,6 @@ def _steady_state(L, value, weights, solver, when):
     tr = jnp.real(jnp.trace(raw))
     rho = raw / tr
     residual = jax.lax.stop_gradient(jnp.linalg.norm(L.mv(rho)))
-    # Solvers without conditioning information (Krylov) report the relative residual instead.
-    scale = jax.lax.stop_gradient(jnp.linalg.norm(L.hamiltonian())
-                                  + jnp.sum(jnp.abs(L.jump_ops()) ** 2))
-    err = jnp.where(jnp.isnan(err), residual / scale, err)
     return SteadyState(
         rho=rho,
         trace_error=jax.lax.stop_gradient(jnp.abs(tr - 1.0)),
@@ -194,6 +193,16 @@ def check_steady_state(ss: SteadyState, *, tail_tol: float = TAIL_TOL,
     count as resolved."""
     ok = check_truncation(ss, tail_tol, truncation)
     res = np.asarray(ss.resolvable) | np.asarray(ss.pinned)
+    unknown = np.isnan(np.asarray(ss.error_estimate))
+    if np.all(unknown | res) and np.any(unknown):
+        msg = ("steady-state conditioning unknown: this solver reports no slow-mode diagnostics "
+               "(residual_norm is a backward error only); check with DenseSolver() or "
+               "BandedElimination() on a smaller space")
+        if conditioning == "raise":
+            raise ValueError(msg)
+        if conditioning == "warn":
+            warnings.warn(msg, ConditioningWarning, stacklevel=2)
+        return False
     if not np.all(res):
         err = float(np.max(np.where(res, 0.0, np.asarray(ss.error_estimate))))
         gap = float(np.min(np.where(res, np.inf, np.asarray(ss.gap_estimate))))

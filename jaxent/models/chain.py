@@ -92,7 +92,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from jaxent.gaussian.checks import (
-    _check,
+    check_value,
     check_nonnegative,
     check_nonzero,
     check_positive,
@@ -146,7 +146,7 @@ def _check_L(L) -> int:
     return int(L)
 
 
-def _validate(L, gamma, Gamma, lam, n1, nL, omega) -> None:
+def validate_chain(L, gamma, Gamma, lam, n1, nL, omega) -> None:
     """Eager checks (``ValueError`` naming the parameter) of the concrete values among the
     arguments, arrays allowed; traced values are skipped (see :func:`_checked`)."""
     _check_L(L)
@@ -182,7 +182,7 @@ class Chain(eqx.Module):
     omega: Float[Array, ""]
 
     def __init__(self, L, gamma, Gamma, lam, n1, nL, omega=1.0):
-        _validate(L, gamma, Gamma, lam, n1, nL, omega)
+        validate_chain(L, gamma, Gamma, lam, n1, nL, omega)
         self.L = _check_L(L)
         self.gamma = jnp.asarray(gamma, dtype=jnp.float64)
         self.Gamma = jnp.asarray(Gamma, dtype=jnp.float64)
@@ -250,7 +250,7 @@ def _checked_length(L, size: int):
     """The (possibly traced) number of sites of a chain padded to ``size``, as an int array;
     must be an integer in ``[2, size]`` (``ValueError`` / ``equinox.error_if``)."""
     what = f"must be an integer in [2, {size}] (the padded size)"
-    L = _check(L, "L", lambda v: (v == np.round(v)) & (v >= 2) & (v <= size),
+    L = check_value(L, "L", lambda v: (v == np.round(v)) & (v >= 2) & (v <= size),
                lambda v: (v == jnp.round(v)) & (v >= 2) & (v <= size), what)
     return jnp.asarray(L).astype(int)
 
@@ -538,7 +538,7 @@ def _check_batch(L, gamma, Gamma, lam, n1, nL):
     cols = [np.asarray(v, dtype=float) for v in (gamma, Gamma, lam, n1, nL)]
     if any(c.shape != L.shape for c in cols):
         raise ValueError("L, gamma, Gamma, lam, n1, nL must have the same length")
-    _validate(2, *cols, 1.0)
+    validate_chain(2, *cols, 1.0)
     return (jnp.asarray(L.astype(int)),) + tuple(jnp.asarray(c) for c in cols), int(L.max())
 
 

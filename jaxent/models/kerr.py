@@ -175,7 +175,8 @@ def _log_0f2(p, q, log_z, K: int):
     logpoch = jnp.concatenate([jnp.zeros(1, jnp.complex128),
                                jnp.cumsum(jnp.log(p + j) + jnp.log(q + j))])
     k = jnp.arange(K, dtype=jnp.float64)
-    lt = k * log_z - jax.scipy.special.gammaln(k + 1.0) - logpoch
+    # z^0 = 1 also at z = 0 (eps = 0), where k log z would be 0 * (-inf) = NaN
+    lt = jnp.where(k == 0, 0.0, k * log_z) - jax.scipy.special.gammaln(k + 1.0) - logpoch
     m = jax.lax.stop_gradient(jnp.max(jnp.real(lt)))
     s = jnp.sum(jnp.exp(lt - m))
     logF = m + jnp.log(s)
@@ -184,9 +185,9 @@ def _log_0f2(p, q, log_z, K: int):
 
 
 #: Longest exact-moment series summed (memory ``~ 64 bytes x terms``). A weaker nonlinearity
-#: needs more terms (``~ 6 |Delta + i kappa| N / |u|``); below that the model is treated as the
-#: linear cavity where that is exact to float64 (:func:`linear_cavity_limit`), and otherwise no
-#: exact moment is available (no pin, no end-to-end check).
+#: (or a huge N) needs more terms (``~ 6 |Delta + i kappa| N / |u|``); then no exact moment is
+#: available: no pin (the weakly nonlinear NESS is well conditioned), no end-to-end check, and
+#: ``choose_nmax`` uses the brightest mean-field branch.
 MAX_TERMS = 1 << 17
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxent.models.chain import Chain, _validate, chain_point_padded
+from jaxent.models.chain import Chain, validate_chain, chain_point_padded
 from jaxent.resources import available_memory_bytes, fits_in_memory, format_bytes
 from jaxent.sweep import Study, SweepResult, run_sweep
 
@@ -127,7 +127,7 @@ def chain_sweep(L_values: Sequence[int], gamma: Sequence[float], Gamma: Sequence
         raise ValueError(f"L: chain lengths must be integers >= 2, got {L.tolist()}")
     vals = [np.unique(np.atleast_1d(np.asarray(v, dtype=float)))
             for v in (gamma, Gamma, lam, n1, nL)]
-    _validate(2, *vals, 1.0)
+    validate_chain(2, *vals, 1.0)
     if "L" in grad:
         raise ValueError("--grad: L is an integer (the chain length) and has no derivative; "
                          f"choose from {list(CHAIN_GRAD_PARAMS)}")
