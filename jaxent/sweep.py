@@ -192,10 +192,11 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
                             row[k] = float(pt[k])
                         row.update({k: float(np.asarray(v[i]).real) for k, v in out.items()})
                         found = list(study.checks(row))
-                        # one policy for every model: a non-finite physics value is always a flag
+                        # one policy for every model: a row with a non-finite physics value or
+                        # gradient is always flagged (by the study's own reason if it gave one)
                         bad = [o for o in list(study.outputs) + grad_columns(study.outputs, grad)
                                if not math.isfinite(row[o])]
-                        if bad and not any(f == "nonfinite" for f, _ in found):
+                        if bad and not found:
                             found.append(("nonfinite", f"non-finite {', '.join(bad)}"))
                         row[FLAGS] = ";".join(f for f, _ in found)
                         if found:
