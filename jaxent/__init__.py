@@ -38,6 +38,7 @@ from jaxent.lindblad import (  # noqa: E402
     DenseSolver,
     ExactMoment,
     KrylovSolver,
+    NestedDissection,
     SteadyState,
     check_steady_state,
     steady_state,

@@ -6,6 +6,7 @@ from jaxent.lindblad.solvers import (
     BandedElimination,
     DenseSolver,
     KrylovSolver,
+    NestedDissection,
     Pin,
 )
 from jaxent.lindblad.steady_state import (

@@ -302,6 +302,22 @@ def _blocks(b, n: int, ds: np.ndarray, Q: int):
     return jnp.where(jnp.asarray(valid), b[safe_r, safe_c], 0.0)
 
 
+def _after(token, x):
+    """``x``, made data-dependent on ``token`` (``x + 0 * token[0...]``). Chains the batched
+    LAPACK calls: on CPU, jaxlib 0.10's batched LAPACK kernels block a worker of XLA's thread
+    pool while waiting for their batch tasks on the same pool, so two running concurrently can
+    deadlock a small pool (``ParallelBatchMap``; seen on 2 cores). ``optimization_barrier`` does
+    not survive into the CPU runtime; a data dependency does. Linear and transposable."""
+    if token is None:
+        return x
+    return jax.tree_util.tree_map(lambda a: a + 0.0 * token[(0,) * token.ndim], x)
+
+
+def _pad_square(S, m):
+    """Pad a batch of square matrices ``(B, r, r)`` with zeros to ``(B, m, m)``."""
+    return jnp.pad(S, ((0, 0), (0, m - S.shape[1]), (0, m - S.shape[2])))
+
+
 def _pad_to(x, Q):
     if x.shape[0] >= Q:
         return x[:Q] if x.ndim == 1 else x[:Q, :Q]
@@ -488,3 +504,140 @@ class KrylovSolver(AbstractSolver):
 
     def diagnostics(self, state):
         return jnp.asarray(jnp.nan), jnp.asarray(jnp.nan)
+
+
+# ----------------------------------------------------------------------------------------------
+# banded: nested dissection of the coherences
+
+
+def _stencil_coefficients(L: BandedLindbladian, P: int):
+    """``(offsets, coefficients)``: the nonzero :data:`~jaxent.lindblad.dissection.STENCIL`
+    offsets of ``L`` and their coefficients ``(n_offsets, P + 1, n)`` on ``(d, k)``."""
+    n = L.dim
+    if any(abs(s) > 1 for s in L.jump_offsets):
+        raise TypeError("NestedDissection needs jump operators on the bands -1, 0, +1 "
+                        f"(got offsets {tuple(L.jump_offsets)}); use BandedElimination")
+    c = _coefficients(L, np.arange(0, P + 1), n)
+    by_offset = {0: c["a"], 3: c["c0"], 4: c["c1"], 5: c["b0"], 6: c["b1"]}
+    for vals, s in zip(c["jumps"], L.jump_offsets):
+        o = {0: 0, 1: 1, -1: 2}[s]
+        by_offset[o] = by_offset.get(o, 0.0) + vals
+    offsets = tuple(sorted(by_offset))
+    return offsets, jnp.stack([by_offset[o] for o in offsets])
+
+
+class NestedDissection(AbstractSolver):
+    r"""Nested dissection (multifrontal elimination) of the coherences of a
+    :class:`BandedLindbladian` whose jump operators lie on the bands ``-1, 0, +1``.
+
+    The lower triangle $d = m - n \ge 1$ is a 2-D nearest-neighbour stencil bordered by the
+    populations (:mod:`jaxent.lindblad.dissection`). It is cut recursively by separator lines;
+    each level of the tree is one batched set of dense eliminations, from the leaves up:
+
+    - ``init``: every front assembles its children's Schur complements and its own matrix
+      entries, LU-factorises its separator block $F_{EE}$, stores $X = F_{EE}^{-1}F_{ER}$ and
+      passes $F_{RR} - F_{RE}X$ to its parent. The root's Schur complement $S_0$ lives on the
+      populations; with Hermitian folding $M_0 = \mathrm{Re}(A_0 + 2 S_0)$ is SVD-factorised, as
+      in :class:`BandedElimination` (same pins and diagnostics). ``O(n^3)`` flops,
+      ``O(n^2 \log n)`` memory.
+    - ``compute``: condensed right-hand sides upwards ($g_E = F_{EE}^{-1} r_E$), the populations
+      from $M_0$ with the trace (and pin) constraints, then $y_E = g_E - X y_R$ downwards.
+      ``O(n^2 \log n)``.
+
+    ``leaf`` (static): the largest side of an undivided box (compile time vs run time).
+    """
+
+    leaf: int = eqx.field(static=True, default=4)
+
+    def init(self, L: BandedLindbladian):
+        if not isinstance(L, BandedLindbladian):
+            raise TypeError("NestedDissection needs a BandedLindbladian "
+                            f"(got {type(L).__name__}); use DenseSolver or KrylovSolver")
+        return self._init(L)
+
+    @eqx.filter_jit
+    def _init(self, L: BandedLindbladian):
+        from jaxent.lindblad.dissection import dissection_plan
+
+        n = L.dim
+        P = max(n - 1, 1)
+        offsets, coef = _stencil_coefficients(L, P)
+        plan = dissection_plan(n, self.leaf, offsets)
+        cvec = jnp.concatenate([coef.astype(jnp.complex128).reshape(-1),
+                                jnp.array([0.0, 1.0], jnp.complex128)])
+        factors = []
+        prev = token = None
+        for level in plan.levels:
+            Ss, fac = [], []
+            for lev in level:
+                B, nE, nR = lev.shape
+                nF = nE + nR
+                F = jnp.zeros((B, nF + 1, nF + 1), jnp.complex128)
+                F = F.at[np.arange(B)[:, None], lev.ent_row, lev.ent_col].add(cvec[lev.ent_src])
+                F = F[:, :nF, :nF]
+                if prev is not None:
+                    Sp = jnp.pad(prev, ((0, 1), (0, 1), (0, 1)))
+                    for c in range(2):
+                        ch, pos = lev.child[:, c], lev.child_pos[:, c]
+                        F = F + Sp[ch[:, None, None], pos[:, :, None], pos[:, None, :]]
+                EE, ER = _after(token, (F[:, :nE, :nE], F[:, :nE, nE:]))
+                lu = jax.vmap(jsl.lu_factor)(EE)
+                X = jax.vmap(jsl.lu_solve)(lu, ER)
+                token = X
+                RE = F[:, nE:, :nE]
+                Ss.append(F[:, nE:, nE:] - RE @ X)
+                fac.append((lu, X, RE))
+            nRmax = max(S.shape[1] for S in Ss)
+            prev = jnp.concatenate([_pad_square(S, nRmax) for S in Ss])
+            factors.append(tuple(fac))
+        S0 = prev[0, :n, :n]
+        c0 = jax.tree_util.tree_map(lambda x: x[0], _coefficients(L, np.array([0]), n))
+        M0 = jnp.real(_band_matrix(c0, L.jump_offsets, n)) + 2.0 * jnp.real(S0)
+        svd = jnp.linalg.svd(M0)
+        return dict(n=n, plan=plan, factors=tuple(factors), M0=M0, svd=svd)
+
+    @eqx.filter_jit
+    def compute(self, state, b, tau, pin=None):
+        n, plan, factors = state["n"], state["plan"], state["factors"]
+        gs = []
+        if b is None:
+            r0 = jnp.zeros(n)
+        else:
+            b = jnp.asarray(b, jnp.complex128)
+            prev = token = None
+            for level, fac in zip(plan.levels, factors):
+                ups, g_level = [], []
+                for lev, ((lu, piv), X, RE) in zip(level, fac):
+                    B, nE, nR = lev.shape
+                    r = jnp.concatenate([jnp.where(lev.rho_ok, b[lev.rho_row, lev.rho_col], 0.0),
+                                         jnp.zeros((B, nR), jnp.complex128)], axis=1)
+                    if prev is not None:
+                        rp = jnp.pad(prev, ((0, 1), (0, 1)))
+                        for c in range(2):
+                            r = r + rp[lev.child[:, c][:, None], lev.child_pos[:, c]]
+                    g = jax.vmap(jsl.lu_solve)((lu, piv), _after(token, r[:, :nE]))
+                    token = g
+                    ups.append(r[:, nE:] - jnp.einsum("bre,be->br", RE, g))
+                    g_level.append(g)
+                nRmax = max(u.shape[1] for u in ups)
+                prev = jnp.concatenate([jnp.pad(u, ((0, 0), (0, nRmax - u.shape[1]))) for u in ups])
+                gs.append(g_level)
+            r0 = jnp.real(jnp.diagonal(b)) + 2.0 * jnp.real(prev[0, :n])
+        U, s, Vh = state["svd"]
+        y0, pinned = _constrained_svd_solve(U, s, Vh, r0, tau, pin)
+        # downward sweep by gathers only (transposable): Y = [0, y0, yE root level, ...]
+        ring_pos, out_idx = plan.back_substitution
+        Y = jnp.concatenate([jnp.zeros(1, jnp.complex128), y0.astype(jnp.complex128)])
+        for i in range(len(plan.levels) - 1, -1, -1):
+            for j, (lev, (_, X, _)) in enumerate(zip(plan.levels[i], factors[i])):
+                yE = -jnp.einsum("ber,br->be", X, Y[ring_pos[i][j]])
+                if gs:
+                    yE = yE + gs[i][j]
+                Y = jnp.concatenate([Y, jnp.where(lev.rho_ok, yE, 0.0).reshape(-1)])
+        low = Y[out_idx]
+        out = jnp.diag(y0.astype(jnp.complex128)) + low + jnp.conj(low).T
+        return out, pinned
+
+    def diagnostics(self, state):
+        U, s, Vh = state["svd"]
+        return _slow_diagnostics(U, s, Vh, state["M0"])
