@@ -126,7 +126,10 @@ def test_kerr_ness_equals_block_thomas_including_pinned_points(N):
     for eps in (0.6, 0.933, 0.95, 1.0):
         nd, bt = _kerr_pair(Kerr(eps=eps, N=N), w)
         assert bool(nd.pinned) == bool(bt.pinned), (N, eps)
-        assert _trace_norm(nd.rho - bt.rho) < 1e-12, (N, eps, _trace_norm(nd.rho - bt.rho))
+        # an unpinned state is only determined to error_estimate (float64 conditioning of the
+        # slow mode, e.g. 7.8e-13 at N = 5, eps = 0.933): two solves differ by up to twice that
+        tol = 1e-12 + (0.0 if bool(bt.pinned) else 2.0 * float(bt.error_estimate))
+        assert _trace_norm(nd.rho - bt.rho) < tol, (N, eps, _trace_norm(nd.rho - bt.rho), tol)
         # sigma_2 of the population Schur complement is itself resolved only to
         # ~eps ||M0|| / sigma_2 = error_estimate relative (rounding differs between the orders)
         est = float(bt.error_estimate)

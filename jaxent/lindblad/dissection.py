@@ -41,22 +41,19 @@ class Level:
     nodes (front order: eliminated first, then ring).
 
     - ``elim``, ``ring``: ``(B, nE)``, ``(B, nR)`` node ids (``null`` pads);
-    - ``child``: ``(B, 2)`` index of each child in the previous level (``B_prev`` = none);
-    - ``child_pos``: ``(B, 2, nE + nR)`` position in the child's ring of each front slot
-      (``nR_prev`` = not in that ring);
-    - ``ent_row, ent_col, ent_src``: ``(B, n_ent)`` the original matrix entries of the front
-      (rows and columns of eliminated nodes), as front positions and coefficient slots;
-    - ``b_src``: ``(B, nE)`` interior node index ``(d, k)`` -> flat ``k + d * n`` of the
-      right-hand side in ``rho`` (``-1``: none).
+    - ``src``: ``(B, nF, nF)`` the original matrix entries of each front (rows and columns of
+      eliminated nodes) as coefficient slots (``zero``, ``one`` on padded eliminated slots);
+    - ``child_mat``, ``child_vec``: ``(B, 2, nF, nF)`` and ``(B, 2, nF)`` positions of each
+      front entry in the flat Schur complements / condensed right-hand sides of the previous
+      level (its last slot is zero when the entry is not on that child's ring);
+    - ``rho_row, rho_col, rho_ok``: ``(B, nE)`` the entry ``rho[m, k]`` of each eliminated node.
     """
 
     elim: np.ndarray
     ring: np.ndarray
-    child: np.ndarray
-    child_pos: np.ndarray
-    ent_row: np.ndarray
-    ent_col: np.ndarray
-    ent_src: np.ndarray
+    src: np.ndarray
+    child_mat: np.ndarray
+    child_vec: np.ndarray
     rho_row: np.ndarray
     rho_col: np.ndarray
     rho_ok: np.ndarray
@@ -214,6 +211,7 @@ def dissection_plan(n: int, leaf: int = 4, offsets: tuple[int, ...] = tuple(rang
     levels: list[tuple[Level, ...]] = []
     prev_index: dict = {}
     prev_rings: list[np.ndarray] = []
+    prev_layout = ([], 0, 0)
     for t in range(len(depths) - 1, -1, -1):
         fronts = []
         for b in depths[t]:
@@ -231,15 +229,23 @@ def dissection_plan(n: int, leaf: int = 4, offsets: tuple[int, ...] = tuple(rang
             fronts.append((b, elim, ring, kids))
         groups = _size_groups([(len(f[1]), len(f[2])) for f in fronts], max_groups)
         fronts = [fronts[i] for g in groups for i in g]
-        nRp = max((len(r) for r in prev_rings), default=0)
-        Bp = len(prev_rings)
         level, start = [], 0
         for g in groups:
-            level.append(_group(fronts[start:start + len(g)], prev_rings, nRp, Bp, n, P, offsets))
+            level.append(_group(fronts[start:start + len(g)], prev_rings, prev_layout, n, P,
+                                offsets))
             start += len(g)
         levels.append(tuple(level))
         prev_index = {f[0]: i for i, f in enumerate(fronts)}
         prev_rings = [f[2] for f in fronts]
+        # flat layout of this level's Schur complements and condensed right-hand sides: group
+        # by group, each (B, nR, nR) / (B, nR) raveled, then one zero slot
+        layout, s_off, r_off = [], 0, 0
+        for grp in level:
+            B, _, nR = grp.shape
+            layout += [(s_off + b * nR * nR, r_off + b * nR, nR) for b in range(B)]
+            s_off += B * nR * nR
+            r_off += B * nR
+        prev_layout = (layout, s_off, r_off)
     return DissectionPlan(n=n, P=P, offsets=tuple(offsets), levels=tuple(levels))
 
 
@@ -285,39 +291,44 @@ def _size_groups(sizes: list[tuple[int, int]], max_groups: int, overhead: float 
     return out
 
 
-def _group(fronts, prev_rings, nRp, Bp, n, P, offsets) -> Level:
-    """Padded arrays of one group of fronts ``(box, elim, ring, kids)``."""
+def _group(fronts, prev_rings, prev_layout, n, P, offsets) -> Level:
+    """Padded arrays of one group of fronts ``(box, elim, ring, kids)``; ``prev_layout``:
+    ``(per front (S offset, r offset, nR), S total, r total)`` of the previous level."""
     null = P * P + n
     n_off = len(offsets)
     stride_o, stride_d = (P + 1) * n, n
+    zero, one = n_off * stride_o, n_off * stride_o + 1
+    layout, s_zero, r_zero = prev_layout
     B = len(fronts)
     nE = max(1, max(len(f[1]) for f in fronts))
     nR = max(len(f[2]) for f in fronts)
     nF = nE + nR
     elim_a = np.full((B, nE), null)
     ring_a = np.full((B, nR), null)
-    child = np.full((B, 2), Bp)
-    child_pos = np.full((B, 2, nF), nRp)
-    ents = []
+    src = np.full((B, nF, nF), zero, dtype=np.int32)
+    child_mat = np.full((B, 2, nF, nF), s_zero, dtype=np.int32)
+    child_vec = np.full((B, 2, nF), r_zero, dtype=np.int32)
     for i, (_, elim, ring, kids) in enumerate(fronts):
         elim_a[i, :len(elim)] = elim
         ring_a[i, :len(ring)] = ring
         slots = np.concatenate([elim_a[i], ring_a[i]])
         for c, kid in enumerate(kids):
-            child[i, c] = kid
             kr = prev_rings[kid]
             order = np.argsort(kr)
             hit = np.clip(np.searchsorted(kr[order], slots), 0, len(kr) - 1)
             found = (kr[order][hit] == slots) & (slots != null)
-            child_pos[i, c] = np.where(found, order[hit], nRp)
             assert found.sum() == len(kr), "child ring node missing from parent front"
+            s_base, r_base, nRc = layout[kid]
+            p = order[hit]
+            child_vec[i, c] = np.where(found, r_base + p, r_zero)
+            both = found[:, None] & found[None, :]
+            child_mat[i, c] = np.where(both, s_base + p[:, None] * nRc + p[None, :], s_zero)
         # original entries in rows or columns of the eliminated nodes
         real = slots != null
         is_e = np.zeros(nF, bool)
         is_e[:len(elim)] = True
         sorted_slots = np.argsort(slots)
         pd, pk = _decode(slots, n, P)
-        rows, cols, srcs = [], [], []
         for oi, o in enumerate(offsets):
             dd, dk = STENCIL[o]
             q = _node_ids(pd + dd, pk + dk, n, P)
@@ -326,23 +337,11 @@ def _group(fronts, prev_rings, nRp, Bp, n, P, offsets) -> Level:
             ok = real & (q != null) & (slots[qpos] == q)
             ok &= is_e | is_e[qpos]
             r = np.nonzero(ok)[0]
-            rows.append(r)
-            cols.append(qpos[r])
-            srcs.append(oi * stride_o + pd[r] * stride_d + pk[r])
+            src[i, r, qpos[r]] = oi * stride_o + pd[r] * stride_d + pk[r]
         pad = np.arange(len(elim), nE)  # identity on padded eliminated slots
-        rows.append(pad)
-        cols.append(pad)
-        srcs.append(np.full(len(pad), n_off * stride_o + 1))
-        ents.append((np.concatenate(rows), np.concatenate(cols), np.concatenate(srcs)))
-    n_ent = max(len(e[0]) for e in ents)
-    ent_row = np.full((B, n_ent), nF)
-    ent_col = np.full((B, n_ent), nF)
-    ent_src = np.full((B, n_ent), n_off * stride_o)
-    for i, (r, c, s) in enumerate(ents):
-        ent_row[i, :len(r)], ent_col[i, :len(c)], ent_src[i, :len(s)] = r, c, s
+        src[i, pad, pad] = one
     ed, ek = _decode(elim_a, n, P)
     rho_ok = elim_a != null
-    return Level(elim=elim_a, ring=ring_a, child=child, child_pos=child_pos,
-                 ent_row=ent_row, ent_col=ent_col, ent_src=ent_src,
+    return Level(elim=elim_a, ring=ring_a, src=src, child_mat=child_mat, child_vec=child_vec,
                  rho_row=np.where(rho_ok, ek + ed, 0), rho_col=np.where(rho_ok, ek, 0),
                  rho_ok=rho_ok)

@@ -302,6 +302,45 @@ def _blocks(b, n: int, ds: np.ndarray, Q: int):
     return jnp.where(jnp.asarray(valid), b[safe_r, safe_c], 0.0)
 
 
+#: fronts with at most this many eliminated nodes are inverted by batched Gauss-Jordan in
+#: plain JAX (many tiny matrices: LAPACK's per-matrix cost dominates); larger ones by LAPACK
+_GAUSS_JORDAN_MAX = 16
+
+
+def _gauss_jordan_inverse(A):
+    """Inverses of a batch ``(B, m, m)`` by Gauss-Jordan elimination with partial pivoting,
+    unrolled over the ``m`` (small, static) columns and vectorised over the batch."""
+    B, m, _ = A.shape
+    M = jnp.concatenate([A, jnp.broadcast_to(jnp.eye(m, dtype=A.dtype), A.shape)], axis=2)
+    rows = jnp.arange(m)
+    for k in range(m):
+        mag = jnp.where(rows[None, :] >= k, jnp.abs(M[:, :, k]), -1.0)
+        p = jnp.argmax(mag, axis=1)
+        perm = jnp.where(rows[None, :] == k, p[:, None],
+                         jnp.where(rows[None, :] == p[:, None], k, rows[None, :]))
+        M = jnp.take_along_axis(M, perm[:, :, None], axis=1)
+        pivot_row = M[:, k, :] / M[:, k, k][:, None]
+        M = M - M[:, :, k][:, :, None] * pivot_row[:, None, :]
+        M = jnp.where((rows == k)[None, :, None], pivot_row[:, None, :], M)
+    return M[:, :, m:]
+
+
+def _gather_groups(bufs, idx):
+    """Sum over both children (axis 1 of ``idx``) of the entries at flat positions ``idx``
+    (static) of the concatenation of the flat buffers ``bufs`` (its end: zero), gathered from
+    each buffer separately: a gather fused with a concatenation is several times slower."""
+    out, off = 0.0, 0
+    for buf in bufs:
+        size = buf.shape[0]
+        loc = idx - off
+        ok = (loc >= 0) & (loc < size)
+        if ok.any():
+            src = jnp.concatenate([buf, jnp.zeros(1, buf.dtype)])
+            out = out + jnp.sum(src[np.where(ok, loc, size)], axis=1)
+        off += size
+    return out
+
+
 def _after(token, x):
     """``x``, made data-dependent on ``token`` (``x + 0 * token[0...]``). Chains the batched
     LAPACK calls: on CPU, jaxlib 0.10's batched LAPACK kernels block a worker of XLA's thread
@@ -566,31 +605,27 @@ class NestedDissection(AbstractSolver):
         cvec = jnp.concatenate([coef.astype(jnp.complex128).reshape(-1),
                                 jnp.array([0.0, 1.0], jnp.complex128)])
         factors = []
-        prev = token = None
+        prev = token = None  # flat Schur complements of the previous level (+ a zero slot)
         for level in plan.levels:
             Ss, fac = [], []
             for lev in level:
                 B, nE, nR = lev.shape
-                nF = nE + nR
-                F = jnp.zeros((B, nF + 1, nF + 1), jnp.complex128)
-                F = F.at[np.arange(B)[:, None], lev.ent_row, lev.ent_col].add(cvec[lev.ent_src])
-                F = F[:, :nF, :nF]
+                F = cvec[lev.src]
                 if prev is not None:
-                    Sp = jnp.pad(prev, ((0, 1), (0, 1), (0, 1)))
-                    for c in range(2):
-                        ch, pos = lev.child[:, c], lev.child_pos[:, c]
-                        F = F + Sp[ch[:, None, None], pos[:, :, None], pos[:, None, :]]
-                EE, ER = _after(token, (F[:, :nE, :nE], F[:, :nE, nE:]))
-                lu = jax.vmap(jsl.lu_factor)(EE)
-                X = jax.vmap(jsl.lu_solve)(lu, ER)
-                token = X
-                RE = F[:, nE:, :nE]
-                Ss.append(F[:, nE:, nE:] - RE @ X)
-                fac.append((lu, X, RE))
-            nRmax = max(S.shape[1] for S in Ss)
-            prev = jnp.concatenate([_pad_square(S, nRmax) for S in Ss])
+                    F = F + _gather_groups(prev, lev.child_mat)
+                EE, ER, RE = F[:, :nE, :nE], F[:, :nE, nE:], F[:, nE:, :nE]
+                if nE <= _GAUSS_JORDAN_MAX:
+                    W = _gauss_jordan_inverse(EE)
+                else:
+                    EE = _after(token, EE)
+                    W = jax.vmap(lambda A: jsl.lu_solve(jsl.lu_factor(A), jnp.eye(nE, dtype=A.dtype)))(EE)
+                    token = W
+                X = W @ ER
+                Ss.append((F[:, nE:, nE:] - RE @ X).reshape(-1))
+                fac.append((W, X, RE))
+            prev = Ss
             factors.append(tuple(fac))
-        S0 = prev[0, :n, :n]
+        S0 = prev[0].reshape(n, n)  # the root: one front, ring = the populations
         c0 = jax.tree_util.tree_map(lambda x: x[0], _coefficients(L, np.array([0]), n))
         M0 = jnp.real(_band_matrix(c0, L.jump_offsets, n)) + 2.0 * jnp.real(S0)
         svd = jnp.linalg.svd(M0)
@@ -604,25 +639,21 @@ class NestedDissection(AbstractSolver):
             r0 = jnp.zeros(n)
         else:
             b = jnp.asarray(b, jnp.complex128)
-            prev = token = None
+            prev = None
             for level, fac in zip(plan.levels, factors):
                 ups, g_level = [], []
-                for lev, ((lu, piv), X, RE) in zip(level, fac):
+                for lev, (W, X, RE) in zip(level, fac):
                     B, nE, nR = lev.shape
                     r = jnp.concatenate([jnp.where(lev.rho_ok, b[lev.rho_row, lev.rho_col], 0.0),
                                          jnp.zeros((B, nR), jnp.complex128)], axis=1)
                     if prev is not None:
-                        rp = jnp.pad(prev, ((0, 1), (0, 1)))
-                        for c in range(2):
-                            r = r + rp[lev.child[:, c][:, None], lev.child_pos[:, c]]
-                    g = jax.vmap(jsl.lu_solve)((lu, piv), _after(token, r[:, :nE]))
-                    token = g
-                    ups.append(r[:, nE:] - jnp.einsum("bre,be->br", RE, g))
+                        r = r + _gather_groups(prev, lev.child_vec)
+                    g = jnp.einsum("bij,bj->bi", W, r[:, :nE])
+                    ups.append((r[:, nE:] - jnp.einsum("bre,be->br", RE, g)).reshape(-1))
                     g_level.append(g)
-                nRmax = max(u.shape[1] for u in ups)
-                prev = jnp.concatenate([jnp.pad(u, ((0, 0), (0, nRmax - u.shape[1]))) for u in ups])
+                prev = ups
                 gs.append(g_level)
-            r0 = jnp.real(jnp.diagonal(b)) + 2.0 * jnp.real(prev[0, :n])
+            r0 = jnp.real(jnp.diagonal(b)) + 2.0 * jnp.real(prev[0][:n])
         U, s, Vh = state["svd"]
         y0, pinned = _constrained_svd_solve(U, s, Vh, r0, tau, pin)
         # downward sweep by gathers only (transposable): Y = [0, y0, yE root level, ...]
