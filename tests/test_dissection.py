@@ -61,7 +61,7 @@ def test_plan_work_grows_as_n_cubed():
     assert 2.7 < slope <= 3.2, slope
 
 
-@pytest.mark.parametrize("n,seed", [(2, 0), (3, 1), (7, 2), (16, 3), (25, 4)])
+@pytest.mark.parametrize("n,seed", [(2, 0), (3, 1), (7, 2), (20, 3)])
 def test_random_banded_ness_equals_block_thomas_and_dense(n, seed):
     H, cs = _random_banded(n, seed)
     L = BandedLindbladian.from_dense(H, cs, offsets=(1, -1, 0))
@@ -117,7 +117,7 @@ def _kerr_pair(m, weights):
             steady_state(L, BandedElimination(), constraint=c))
 
 
-@pytest.mark.parametrize("N", [5.0, 10.0, 20.0, 40.0])
+@pytest.mark.parametrize("N", [5.0, 20.0, 40.0])
 def test_kerr_ness_equals_block_thomas_including_pinned_points(N):
     """Kerr NESS at N = 5..40, on both sides of eps_c and at the pinned points near it: the two
     elimination orders agree to 1e-12 in trace norm, pinned where and only where the other is."""
@@ -139,8 +139,9 @@ def test_kerr_ness_equals_block_thomas_including_pinned_points(N):
 
 
 def test_implicit_gradients_equal_block_thomas():
-    """d<n>, d<a> w.r.t. eps, kappa, delta, u by jacfwd through both solvers (pinned point)."""
-    nmax = 60
+    """d<n>, d<a> w.r.t. eps, kappa, delta, u by jacfwd (and d<n> by grad) through both solvers,
+    at a pinned point (N = 20, eps = 0.94) and a regular one (eps = 0.6)."""
+    nmax = 48
 
     def moments(p, solver):
         m = Kerr(eps=p[0], kappa=p[1], delta=p[2], u=p[3], N=20.0)
@@ -149,13 +150,14 @@ def test_implicit_gradients_equal_block_thomas():
         rho = steady_state(kerr_lindbladian(m, nmax), solver, constraint=c).rho
         k = jnp.arange(nmax)
         a = jnp.sum(jnp.sqrt(k[1:]) * jnp.diagonal(rho, -1))
-        return jnp.stack([jnp.real(jnp.trace(rho) * 0 + jnp.diagonal(rho).real @ k),
-                          jnp.real(a), jnp.imag(a)])
+        return jnp.stack([jnp.real(jnp.diagonal(rho)) @ k, jnp.real(a), jnp.imag(a)])
 
+    jac_nd = jax.jit(jax.jacfwd(lambda p: moments(p, NestedDissection())))
+    jac_bt = jax.jit(jax.jacfwd(lambda p: moments(p, BandedElimination())))
+    grad_nd = jax.jit(jax.grad(lambda p: moments(p, NestedDissection())[0]))
     p0 = jnp.array([0.94, 0.5, -2.0, 1.0])
     for p in (p0, p0.at[0].set(0.6)):
-        j_nd = jax.jit(jax.jacfwd(lambda p: moments(p, NestedDissection())))(p)
-        j_bt = jax.jit(jax.jacfwd(lambda p: moments(p, BandedElimination())))(p)
-        np.testing.assert_allclose(j_nd, j_bt, rtol=1e-9, atol=1e-11 * float(jnp.abs(j_bt).max()))
-        g_nd = jax.jit(jax.grad(lambda p: moments(p, NestedDissection())[0]))(p)
-        np.testing.assert_allclose(g_nd, j_bt[0], rtol=1e-9, atol=1e-11 * float(jnp.abs(j_bt).max()))
+        j_nd, j_bt = jac_nd(p), jac_bt(p)
+        scale = float(jnp.abs(j_bt).max())
+        np.testing.assert_allclose(j_nd, j_bt, rtol=1e-9, atol=1e-11 * scale)
+        np.testing.assert_allclose(grad_nd(p), j_bt[0], rtol=1e-9, atol=1e-11 * scale)
