@@ -117,7 +117,7 @@ def _kerr_pair(m, weights):
             steady_state(L, BandedElimination(), constraint=c))
 
 
-@pytest.mark.parametrize("N", [5.0, 20.0, 40.0])
+@pytest.mark.parametrize("N", [5.0, 40.0])
 def test_kerr_ness_equals_block_thomas_including_pinned_points(N):
     """Kerr NESS at N = 5..40, on both sides of eps_c and at the pinned points near it: the two
     elimination orders agree to 1e-12 in trace norm, pinned where and only where the other is."""

@@ -27,6 +27,9 @@ Solvers:
 - :class:`BandedElimination`: :class:`~jaxent.lindblad.operators.BandedLindbladian`;
   block elimination over $d = m - n$ with Hermitian folding, ``O(n^4)`` time, ``O(n^3)`` memory
   (one LU per block, reused by every solve). ``n`` of a few hundred.
+- :class:`NestedDissection`: the same operators with jump operators on the bands -1, 0, +1;
+  multifrontal nested dissection of the coherences, ``O(n^3)`` flops, same pins and diagnostics
+  (:mod:`jaxent.lindblad.dissection`).
 - :class:`KrylovSolver`: any Lindbladian, matrix-free GMRES (lineax) on ``L.mv``; no pins.
 """
 
@@ -41,6 +44,7 @@ import jax.scipy.linalg as jsl
 import lineax as lx
 import numpy as np
 
+from jaxent.lindblad.dissection import dissection_plan
 from jaxent.lindblad.operators import AbstractLindbladian, BandedLindbladian
 from jaxent.tolerances import EPS64
 
@@ -352,11 +356,6 @@ def _after(token, x):
     return jax.tree_util.tree_map(lambda a: a + 0.0 * token[(0,) * token.ndim], x)
 
 
-def _pad_square(S, m):
-    """Pad a batch of square matrices ``(B, r, r)`` with zeros to ``(B, m, m)``."""
-    return jnp.pad(S, ((0, 0), (0, m - S.shape[1]), (0, m - S.shape[2])))
-
-
 def _pad_to(x, Q):
     if x.shape[0] >= Q:
         return x[:Q] if x.ndim == 1 else x[:Q, :Q]
@@ -574,14 +573,15 @@ class NestedDissection(AbstractSolver):
     each level of the tree is one batched set of dense eliminations, from the leaves up:
 
     - ``init``: every front assembles its children's Schur complements and its own matrix
-      entries, LU-factorises its separator block $F_{EE}$, stores $X = F_{EE}^{-1}F_{ER}$ and
-      passes $F_{RR} - F_{RE}X$ to its parent. The root's Schur complement $S_0$ lives on the
+      entries, inverts its separator block $W = F_{EE}^{-1}$ (batched Gauss-Jordan with partial
+      pivoting for small fronts, LAPACK LU for large ones, called one after another: see
+      :func:`_after`), stores $X = W F_{ER}$ and passes $F_{RR} - F_{RE}X$ to its parent. The root's Schur complement $S_0$ lives on the
       populations; with Hermitian folding $M_0 = \mathrm{Re}(A_0 + 2 S_0)$ is SVD-factorised, as
       in :class:`BandedElimination` (same pins and diagnostics). ``O(n^3)`` flops,
       ``O(n^2 \log n)`` memory.
-    - ``compute``: condensed right-hand sides upwards ($g_E = F_{EE}^{-1} r_E$), the populations
-      from $M_0$ with the trace (and pin) constraints, then $y_E = g_E - X y_R$ downwards.
-      ``O(n^2 \log n)``.
+    - ``compute``: condensed right-hand sides upwards ($g_E = W r_E$), the populations from
+      $M_0$ with the trace (and pin) constraints, then $y_E = g_E - X y_R$ downwards: matmuls and
+      gathers only (JAX transposes it for reverse mode). ``O(n^2 \log n)``.
 
     ``leaf`` (static): the largest side of an undivided box (compile time vs run time).
     """
@@ -596,8 +596,6 @@ class NestedDissection(AbstractSolver):
 
     @eqx.filter_jit
     def _init(self, L: BandedLindbladian):
-        from jaxent.lindblad.dissection import dissection_plan
-
         n = L.dim
         P = max(n - 1, 1)
         offsets, coef = _stencil_coefficients(L, P)
@@ -605,7 +603,7 @@ class NestedDissection(AbstractSolver):
         cvec = jnp.concatenate([coef.astype(jnp.complex128).reshape(-1),
                                 jnp.array([0.0, 1.0], jnp.complex128)])
         factors = []
-        prev = token = None  # flat Schur complements of the previous level (+ a zero slot)
+        prev = token = None  # the previous level's Schur complements, one flat array per group
         for level in plan.levels:
             Ss, fac = [], []
             for lev in level:
@@ -618,7 +616,8 @@ class NestedDissection(AbstractSolver):
                     W = _gauss_jordan_inverse(EE)
                 else:
                     EE = _after(token, EE)
-                    W = jax.vmap(lambda A: jsl.lu_solve(jsl.lu_factor(A), jnp.eye(nE, dtype=A.dtype)))(EE)
+                    eye = jnp.eye(nE, dtype=EE.dtype)
+                    W = jax.vmap(lambda A, eye=eye: jsl.lu_solve(jsl.lu_factor(A), eye))(EE)
                     token = W
                 X = W @ ER
                 Ss.append((F[:, nE:, nE:] - RE @ X).reshape(-1))
