@@ -61,7 +61,7 @@ def test_plan_work_grows_as_n_cubed():
     assert 2.7 < slope <= 3.2, slope
 
 
-@pytest.mark.parametrize("n,seed", [(2, 0), (3, 1), (7, 2), (20, 3)])
+@pytest.mark.parametrize("n,seed", [(2, 0), (3, 1), (7, 2), (12, 3)])
 def test_random_banded_ness_equals_block_thomas_and_dense(n, seed):
     H, cs = _random_banded(n, seed)
     L = BandedLindbladian.from_dense(H, cs, offsets=(1, -1, 0))
