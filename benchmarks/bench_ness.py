@@ -30,16 +30,7 @@ import jaxent  # noqa: E402,F401
 from jaxent.lindblad import BandedElimination, NestedDissection, steady_state  # noqa: E402
 from jaxent.models.kerr import Kerr, choose_nmax, kerr_lindbladian  # noqa: E402
 
-from bench_scaling import _superlu_ness  # noqa: E402
-
-
-def _best(f, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+from bench_scaling import best_of, superlu_ness  # noqa: E402
 
 
 def _tn(a, b):
@@ -63,9 +54,9 @@ def main(argv=None):
                              ("jaxent NestedDissection", NestedDissection())):
             f = jax.jit(lambda L, s=solver: steady_state(L, s).rho)
             t0 = time.perf_counter()
-            ref = jax.block_until_ready(f(L))
+            jax.block_until_ready(f(L))
             comp = time.perf_counter() - t0
-            t, rho = _best(lambda: jax.block_until_ready(f(L)), args.repeat)
+            t, rho = best_of(lambda: f(L), args.repeat)
             res[name] = (t, rho, f"compile {comp:.1f} s")
         ref = np.asarray(res["jaxent BandedElimination"][1])
         a = qutip.destroy(n)
@@ -78,11 +69,11 @@ def main(argv=None):
         if n <= args.dense_max:
             variants.append(("qutip direct/solve (dense)", dict(method="direct", solver="solve")))
         for name, kw in variants:
-            t, rho = _best(lambda kw=kw: qutip.steadystate(H, c, **kw).full(), args.repeat)
+            t, rho = best_of(lambda kw=kw: qutip.steadystate(H, c, **kw).full(), args.repeat)
             res[name] = (t, rho, "")
-        solve = _superlu_ness(L)
-        t, x = _best(solve, args.repeat)
-        res["scipy splu (COLAMD), prebuilt"] = (t, x.reshape(n, n).T / np.trace(x.reshape(n, n)), "")
+        solve = superlu_ness(L)
+        t, x = best_of(solve, args.repeat)
+        res["scipy splu (COLAMD), prebuilt"] = (t, x.reshape(n, n).T, "")  # trace row: tr = 1
         base = res["jaxent BandedElimination"][0]
         print(f"\nN = {N:g}, eps = {args.eps}, nmax = {n}")
         for name, (t, rho, note) in res.items():

@@ -34,7 +34,8 @@ from jaxent.lindblad.dissection import dissection_plan  # noqa: E402
 from jaxent.models.kerr import Kerr, kerr_lindbladian  # noqa: E402
 
 
-def _best(f, repeat):
+def best_of(f, repeat):
+    """``(best seconds, result)`` of ``repeat`` calls of ``f`` (JAX results waited for)."""
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -43,7 +44,7 @@ def _best(f, repeat):
     return min(times), out
 
 
-def _superlu_ness(L):
+def superlu_ness(L):
     """NESS by SuperLU on the sparse Liouvillian with the trace row replacing equation 0."""
     n = L.dim
     # sparse superoperator, column stacking: vec(A X B) = (B^T kron A) vec(X)
@@ -84,10 +85,10 @@ def main(argv=None):
             t0 = time.perf_counter()
             jax.block_until_ready(f(L))
             row[f"{name}_compile"] = time.perf_counter() - t0
-            row[name], rhos[name] = _best(lambda: f(L), args.repeat)
+            row[name], rhos[name] = best_of(lambda: f(L), args.repeat)
         if n <= args.superlu_max:
-            solve = _superlu_ness(L)
-            row["superlu"], x = _best(solve, args.repeat)
+            solve = superlu_ness(L)
+            row["superlu"], x = best_of(solve, args.repeat)
             rhos["superlu"] = x.reshape(n, n).T
         ref = np.asarray(rhos["banded"])
         row["diff"] = max(float(np.abs(np.linalg.eigvalsh(

@@ -19,9 +19,9 @@ common sizes so that each level is one batched (``vmap``-ed) elimination. Work `
 ``O(n^2 log n)``, against ``O(n^4)`` for the diagonal-by-diagonal elimination.
 
 Node numbering: interior node ``(d, k)`` is ``(d - 1) P + k``; population ``k`` is ``P^2 + k``;
-``null = P^2 + n`` pads. Stencil coefficients are addressed by ``flat(o, d, k)`` into the array
-``(n_offsets, P + 1, n)`` of :meth:`DissectionPlan.coefficient_index`, with two extra slots:
-``zero`` and ``one``.
+``null = P^2 + n`` pads. A front's matrix entries are addressed as slots of the raveled stencil
+coefficients ``(n_offsets, P + 1, n)`` (offset, ``d``, ``k``) followed by two extra slots, ``0``
+and ``1`` (the solver appends them).
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ class Level:
 @dataclasses.dataclass(frozen=True, eq=False)
 class DissectionPlan:
     """Levels (depths of the tree) from the leaves to the root, each a tuple of groups of fronts
-    with common padded sizes (fronts numbered across the groups in order); the root's ring is the populations ``0 .. n-1`` in
-    order. ``offsets``: the stencil offsets used (indices into :data:`STENCIL`)."""
+    with common padded sizes (fronts numbered across the groups in order); the root's ring is
+    the populations ``0 .. n-1`` in order. ``offsets``: the stencil offsets used (indices into
+    :data:`STENCIL`)."""
 
     n: int
     P: int
@@ -81,18 +82,6 @@ class DissectionPlan:
     @property
     def n_nodes(self) -> int:
         return self.null + 1
-
-    @property
-    def n_coefficients(self) -> int:
-        return len(self.offsets) * (self.P + 1) * self.n
-
-    @property
-    def zero(self) -> int:
-        return self.n_coefficients
-
-    @property
-    def one(self) -> int:
-        return self.n_coefficients + 1
 
     @functools.cached_property
     def back_substitution(self):

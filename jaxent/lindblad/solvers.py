@@ -549,8 +549,10 @@ class KrylovSolver(AbstractSolver):
 
 
 def _stencil_coefficients(L: BandedLindbladian, P: int):
-    """``(offsets, coefficients)``: the nonzero :data:`~jaxent.lindblad.dissection.STENCIL`
-    offsets of ``L`` and their coefficients ``(n_offsets, P + 1, n)`` on ``(d, k)``."""
+    """``(offsets, coefficients, blocks)``: the nonzero
+    :data:`~jaxent.lindblad.dissection.STENCIL` offsets of ``L``, their coefficients
+    ``(n_offsets, P + 1, n)`` on ``(d, k)``, and the block coefficients of :func:`_coefficients`
+    for ``d = 0 .. P`` they were taken from."""
     n = L.dim
     if any(abs(s) > 1 for s in L.jump_offsets):
         raise TypeError("NestedDissection needs jump operators on the bands -1, 0, +1 "
@@ -561,7 +563,7 @@ def _stencil_coefficients(L: BandedLindbladian, P: int):
         o = {0: 0, 1: 1, -1: 2}[s]
         by_offset[o] = by_offset.get(o, 0.0) + vals
     offsets = tuple(sorted(by_offset))
-    return offsets, jnp.stack([by_offset[o] for o in offsets])
+    return offsets, jnp.stack([by_offset[o] for o in offsets]), c
 
 
 class NestedDissection(AbstractSolver):
@@ -598,7 +600,7 @@ class NestedDissection(AbstractSolver):
     def _init(self, L: BandedLindbladian):
         n = L.dim
         P = max(n - 1, 1)
-        offsets, coef = _stencil_coefficients(L, P)
+        offsets, coef, blocks = _stencil_coefficients(L, P)
         plan = dissection_plan(n, self.leaf, offsets)
         cvec = jnp.concatenate([coef.astype(jnp.complex128).reshape(-1),
                                 jnp.array([0.0, 1.0], jnp.complex128)])
@@ -625,7 +627,7 @@ class NestedDissection(AbstractSolver):
             prev = Ss
             factors.append(tuple(fac))
         S0 = prev[0].reshape(n, n)  # the root: one front, ring = the populations
-        c0 = jax.tree_util.tree_map(lambda x: x[0], _coefficients(L, np.array([0]), n))
+        c0 = jax.tree_util.tree_map(lambda x: x[0], blocks)  # the populations' row, d = 0
         M0 = jnp.real(_band_matrix(c0, L.jump_offsets, n)) + 2.0 * jnp.real(S0)
         svd = jnp.linalg.svd(M0)
         return dict(n=n, plan=plan, factors=tuple(factors), M0=M0, svd=svd)
