@@ -39,14 +39,19 @@ from jaxent.lindblad import (  # noqa: E402
     ExactMoment,
     KrylovSolver,
     NestedDissection,
+    Spectrum,
     SteadyState,
+    Trajectory,
     check_steady_state,
+    evolve,
+    liouvillian_spectrum,
     steady_state,
 )
 # phase space -> Wehrl entropy production
 from jaxent.phase_space.grid import PolarGrid, polar_grid  # noqa: E402
 from jaxent.phase_space.husimi import husimi_points, husimi_polar  # noqa: E402
 from jaxent.entropy.wehrl import PhotonLossTerms, photon_loss_terms, wehrl_entropy  # noqa: E402
+from jaxent.entropy.gaussianity import non_gaussianity  # noqa: E402
 # Gaussian engine
 from jaxent.gaussian.covariance import drift_diffusion  # noqa: E402
 from jaxent.gaussian.lyapunov import evolve_covariance, lyapunov_solve  # noqa: E402
@@ -70,3 +75,5 @@ from jaxent.models.oscillators import (  # noqa: E402
 from jaxent.io import StorageError  # noqa: E402
 from jaxent.sweep import Study, SweepResult, run_sweep  # noqa: E402
 from jaxent.studies.kerr import kerr_point, kerr_sweep  # noqa: E402
+from jaxent.studies.quench import quench_point, quench_sweep  # noqa: E402
+from jaxent.studies.spectrum import spectrum_sweep  # noqa: E402

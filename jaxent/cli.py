@@ -17,6 +17,8 @@ COMMANDS = {
     "dicke": "jaxent.commands.dicke",
     "chain": "jaxent.commands.chain",
     "oscillators": "jaxent.commands.oscillators",
+    "quench": "jaxent.commands.quench",
+    "spectrum": "jaxent.commands.spectrum",
 }
 
 

@@ -14,7 +14,13 @@ A model registers a :class:`Study`:
 - ``checks(row)``: the problems of a finished row, each ``(flag, message with the fix)``;
 - ``static_columns(static)``: columns written from the static data (e.g. ``nmax``);
 - ``preflight(static, chunk)``: raise (``MemoryError``/``ValueError``, one line with the fix)
-  before computing a group that cannot fit.
+  before computing a group that cannot fit;
+- ``series`` and ``series_values(point, static)`` (optional): a point computes a whole series,
+  e.g. a trajectory over save times ``t``. ``series_values`` gives its ``(T,)`` values
+  (concrete; ``T`` is fixed per static group, the values are traced), the point function finds
+  them in ``p[series]`` and returns ``(T,)`` arrays (scalars are repeated), and the table gets
+  one row per point and series value, keyed by the parameters and ``series``. A point is done
+  when all its rows are stored.
 
 :func:`run_sweep` evaluates the points ``chunk`` at a time with ``jax.vmap`` under one ``jax.jit``
 per (study, static, chunk, gradient parameters), pads the last chunk so nothing recompiles, shards
@@ -67,10 +73,12 @@ class Study:
     static_names: tuple[str, ...] = ()
     preflight: Callable[[Any, int], None] | None = None
     describe: Callable[[Any], str] = lambda static: ""
+    series: str | None = None
+    series_values: Callable[[dict, Any], Sequence[float]] | None = None
 
     @property
     def key(self) -> list[str]:
-        return list(self.params) + list(self.labels)
+        return list(self.params) + list(self.labels) + ([self.series] if self.series else [])
 
     def columns(self, grad: Sequence[str] = ()) -> list[str]:
         return (self.key + list(self.static_names) + list(self.outputs) + list(self.diagnostics)
@@ -139,7 +147,23 @@ def _shard(batch: dict) -> dict:
 
 
 def _key_of(study: Study, pt: dict) -> dict:
-    return {k: pt[k] for k in study.key}
+    return {k: pt[k] for k in list(study.params) + list(study.labels)}
+
+
+def _series(study: Study, pt: dict, static) -> np.ndarray:
+    vals = np.asarray(study.series_values(pt, static), dtype=float)
+    if vals.ndim != 1 or vals.size < 1 or not np.all(np.isfinite(vals)):
+        raise ValueError(f"{study.series}: must be a non-empty 1-D array of finite values, got "
+                         f"{vals!r}")
+    return vals
+
+
+def _is_done(study: Study, store, pt: dict, static) -> bool:
+    key = _key_of(study, pt)
+    if not study.series:
+        return store.is_done(**key)
+    return all(store.is_done(**key, **{study.series: float(v)})
+               for v in _series(study, pt, static))
 
 
 def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, *,
@@ -161,9 +185,16 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
     traces_before = sum(TRACE_COUNT.values())
     with ResumableCSV(out_csv, study.columns(grad), key=study.key, flag_column=FLAGS,
                       recompute_flagged=recompute_flagged) as store:
-        todo = [dict(p) for p in points if not store.is_done(**_key_of(study, p))]
+        if study.series:  # the series values may depend on the static data
+            all_statics = study.assign_static([dict(p) for p in points]) if points else []
+            pairs = [(dict(p), st) for p, st in zip(points, all_statics)
+                     if not _is_done(study, store, p, st)]
+            todo = [p for p, _ in pairs]
+            statics = [st for _, st in pairs]
+        else:
+            todo = [dict(p) for p in points if not store.is_done(**_key_of(study, p))]
+            statics = study.assign_static(todo) if todo else []
         result.skipped = len(points) - len(todo)
-        statics = study.assign_static(todo) if todo else []
         groups: dict = {}
         for pt, st in zip(todo, statics):
             groups.setdefault(st, []).append(pt)
@@ -183,25 +214,39 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
                     padded = part + [part[-1]] * (chunk - len(part))
                     batch = {k: jnp.asarray([float(p[k]) for p in padded], jnp.float64)
                              for k in study.params}
+                    if study.series:
+                        batch[study.series] = jnp.asarray(
+                            np.stack([_series(study, p, st) for p in padded]), jnp.float64)
                     out = jax.device_get(fn(_shard(batch)))
                     rows = []
                     problems = []
                     for i, pt in enumerate(part):
-                        row = {**_key_of(study, pt), **study.static_columns(st)}
+                        base = {**_key_of(study, pt), **study.static_columns(st)}
                         for k in study.params:
-                            row[k] = float(pt[k])
-                        row.update({k: float(np.asarray(v[i]).real) for k, v in out.items()})
-                        found = list(study.checks(row))
-                        # one policy for every model: a row with a non-finite physics value or
-                        # gradient is always flagged (by the study's own reason if it gave one)
-                        bad = [o for o in list(study.outputs) + grad_columns(study.outputs, grad)
-                               if not math.isfinite(row[o])]
-                        if bad and not found:
-                            found.append(("nonfinite", f"non-finite {', '.join(bad)}"))
-                        row[FLAGS] = ";".join(f for f, _ in found)
-                        if found:
-                            problems.append((row, found))
-                        rows.append(row)
+                            base[k] = float(pt[k])
+                        if study.series:
+                            svals = np.asarray(batch[study.series][i])
+                            cells = [{study.series: float(t)} for t in svals]
+                            for j, cell in enumerate(cells):
+                                # (T,) outputs give one value per row, scalars are repeated
+                                cell.update({k: float(np.real(v[i] if np.ndim(v[i]) == 0
+                                                              else v[i][j]))
+                                             for k, v in out.items()})
+                        else:
+                            cells = [{k: float(np.asarray(v[i]).real) for k, v in out.items()}]
+                        for cell in cells:
+                            row = {**base, **cell}
+                            found = list(study.checks(row))
+                            # one policy for every model: a row with a non-finite physics value or
+                            # gradient is always flagged (by the study's own reason if it gave one)
+                            bad = [o for o in list(study.outputs) + grad_columns(study.outputs, grad)
+                                   if not math.isfinite(row[o])]
+                            if bad and not found:
+                                found.append(("nonfinite", f"non-finite {', '.join(bad)}"))
+                            row[FLAGS] = ";".join(f for f, _ in found)
+                            if found:
+                                problems.append((row, found))
+                            rows.append(row)
                     store.append(rows)
                     result.computed += len(part)
                     result.flagged += len(problems)

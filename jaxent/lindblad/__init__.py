@@ -1,6 +1,12 @@
 """Lindbladian operators, steady-state solvers and implicit differentiation (the engine)."""
 
-from jaxent.lindblad.operators import AbstractLindbladian, BandedLindbladian, DenseLindbladian
+from jaxent.lindblad.evolution import Trajectory, check_trajectory, evolve
+from jaxent.lindblad.operators import (
+    AbstractLindbladian,
+    BandedLindbladian,
+    DenseLindbladian,
+    StencilLindbladian,
+)
 from jaxent.lindblad.solvers import (
     AbstractSolver,
     BandedElimination,
@@ -9,6 +15,7 @@ from jaxent.lindblad.solvers import (
     NestedDissection,
     Pin,
 )
+from jaxent.lindblad.spectrum import Spectrum, liouvillian_spectrum
 from jaxent.lindblad.steady_state import (
     ConditioningWarning,
     ExactMoment,

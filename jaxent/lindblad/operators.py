@@ -76,6 +76,12 @@ class AbstractLindbladian(eqx.Module):
         """Dense ``(n^2, n^2)`` superoperator (column stacking, as QuTiP)."""
         return liouvillian(self.hamiltonian(), self.jump_ops())
 
+    def prepared(self) -> "AbstractLindbladian":
+        """The same operator in the form whose ``mv`` is cheapest when applied many times (a
+        time stepper, a Krylov method): coefficients that do not depend on ``rho`` are
+        computed once here. The base class returns itself."""
+        return self
+
 
 class DenseLindbladian(AbstractLindbladian):
     """Any Lindbladian, stored as a dense ``H`` ``(n, n)`` and jump operators ``(k, n, n)``.
@@ -217,6 +223,31 @@ class BandedLindbladian(AbstractLindbladian):
             out = out + v[:, None] * _shift(_shift(rho, s, 0), s, 1) * jnp.conj(v)[None, :]
         return out
 
+    def stencil(self) -> "StencilLindbladian":
+        """This operator as a stencil on the ``(m, n)`` lattice: :class:`StencilLindbladian`."""
+        n = self.dim
+        h = self.h_diag.astype(jnp.complex128)
+        e = jnp.concatenate([self.h_low, jnp.zeros(1, jnp.complex128)])  # e_k = H[k+1, k]
+        e_prev = _shift(e, -1, 0)  # e_{k-1}, zero at k = 0
+        g = self.decay_rates()
+        diag = -1j * (h[:, None] - h[None, :]) - 0.5 * (g[:, None] + g[None, :])
+        # the Hamiltonian's neighbours depend on one index only: kept as (n, 1) / (1, n)
+        # columns and rows, broadcast inside the fused multiply-add of mv
+        coefs = {(0, 0): diag,
+                 (-1, 0): (-1j * e_prev)[:, None],
+                 (1, 0): (-1j * jnp.conj(e))[:, None],
+                 (0, -1): (1j * jnp.conj(e_prev))[None, :],
+                 (0, 1): (1j * e)[None, :]}
+        for v, s in zip(self.jump_vals, self.jump_offsets):
+            c = v[:, None] * jnp.conj(v)[None, :]
+            coefs[(s, s)] = coefs[(s, s)] + c if (s, s) in coefs else c
+        offsets = tuple(sorted(coefs))
+        return StencilLindbladian(coefs=tuple(coefs[o] for o in offsets), offsets=offsets,
+                                  banded=self)
+
+    def prepared(self) -> "StencilLindbladian":
+        return self.stencil()
+
     def adjoint_mv(self, X: jax.Array) -> jax.Array:
         X = jnp.asarray(X, jnp.complex128)
         HX = self._h_apply(X)
@@ -228,4 +259,42 @@ class BandedLindbladian(AbstractLindbladian):
             # (c^dag X c)[p, q] = conj(v_{p-s}) X[p-s, q-s] v_{q-s}
             w = _shift(jnp.conj(v)[:, None] * X * v[None, :], -s, 0)
             out = out + _shift(w, -s, 1)
+        return out
+
+
+class StencilLindbladian(AbstractLindbladian):
+    r"""A :class:`BandedLindbladian` as a stencil on the $(m, n)$ lattice:
+    $(\mathcal L\rho)_{mn} = \sum_o C_o[m, n]\,\rho_{m + o_1, n + o_2}$ over at most 7 offsets
+    $o$ (the Hamiltonian's four neighbours, the centre, and one diagonal neighbour per jump
+    band), with the coefficients $C_o$ precomputed (``(n, n)``, or ``(n, 1)``/``(1, n)`` where
+    they depend on one index only). ``mv`` is then one padded copy and a fused
+    multiply-add over the offsets: what a time stepper calls thousands of times
+    (:func:`jaxent.lindblad.evolution.evolve`). Built by :meth:`BandedLindbladian.stencil`;
+    everything but ``mv`` is delegated to the banded operator.
+    """
+
+    coefs: tuple
+    offsets: tuple = eqx.field(static=True)
+    banded: BandedLindbladian
+
+    @property
+    def dim(self) -> int:
+        return self.banded.dim
+
+    def hamiltonian(self) -> jax.Array:
+        return self.banded.hamiltonian()
+
+    def jump_ops(self) -> jax.Array:
+        return self.banded.jump_ops()
+
+    def adjoint_mv(self, X: jax.Array) -> jax.Array:
+        return self.banded.adjoint_mv(X)
+
+    def mv(self, rho: jax.Array) -> jax.Array:
+        n = self.dim
+        w = max(abs(x) for o in self.offsets for x in o)
+        p = jnp.pad(jnp.asarray(rho, jnp.complex128), w)
+        out = 0.0
+        for c, (dm, dn) in zip(self.coefs, self.offsets):
+            out = out + c * jax.lax.dynamic_slice(p, (w + dm, w + dn), (n, n))
         return out

@@ -58,7 +58,8 @@ _SECONDS_AT_192 = 0.3
 
 
 @functools.lru_cache(maxsize=None)
-def _grid(nmax: int):
+def kerr_grid(nmax: int):
+    """The default polar Husimi grid for ``nmax`` (cached; concrete arrays)."""
     # concrete arrays even when first requested inside a trace (the cache outlives it)
     with jax.ensure_compile_time_eval():
         return polar_grid(nmax)
@@ -78,7 +79,7 @@ def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
     jit/vmap-able; differentiable in every field of ``model`` (implicit derivatives).
     ``check=False`` skips the traced parameter checks (for callers that validated eagerly).
     """
-    grid = _grid(nmax) if grid is None else grid
+    grid = kerr_grid(nmax) if grid is None else grid
     ss = kerr_ness(model, nmax, pin, 4, n_terms, check)
     H = kerr_hamiltonian(model, nmax)
     t = photon_loss_terms(ss.rho, H, model.kappa, grid, check=False)

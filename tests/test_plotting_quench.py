@@ -1,0 +1,150 @@
+"""Quench figures (GFL-quench Figs. 3-8) from synthetic quench and gap tables: files are
+written as PNGs, named as documented, and pyplot's backend and figure registry are untouched."""
+
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+
+from jaxent.plotting.quench import plot_gap, plot_quench_figures, use_log_time
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+STEMS = ("quench_G", "quench_Phi", "quench_Phi_q", "quench_Pi_d", "quench_Pi_U")
+QUANTITIES = ("Phi", "Phi_q", "Pi_d", "Pi_U", "G")
+
+
+def auto_like_times(T=30, t_end=1e5):
+    """Like ``jaxent.studies.quench.auto_times`` for a long relaxation: 0, then a log grid."""
+    return np.concatenate([[0.0], np.geomspace(0.05, t_end, T - 1)])
+
+
+def quench_data(N_values=(5.0, 10.0), eps_i=(0.5,), eps_f=(0.6, 1.1),
+                times=np.linspace(0.0, 20.0, 30), flag=True) -> dict[str, list]:
+    """Synthetic quench rows (columns of ``jaxent.studies.quench``): every quantity relaxes
+    exponentially from its NESS at eps_i (the t = 0 row) to its NESS at eps_f, with a transient
+    bump; the non-Gaussianity starts and ends near zero. A few rows carry flags."""
+    cols: dict[str, list] = {k: [] for k in (
+        "N", "eps_i", "eps_f", "kappa", "delta", "u", "t", "nmax", "alpha_re", "alpha_im",
+        "n_photons", "S_wehrl", "Phi", "Phi_q", "Pi_ext", "Pi_J", "Pi_d", "Pi_U", "dS_dt", "G",
+        "Phi_ness_f", "Phi_q_ness_f", "Pi_d_ness_f", "Pi_U_ness_f", "G_ness_f", "flags")}
+    times = np.asarray(times, float)
+    t_max = float(times.max())
+    for N in N_values:
+        for ei in eps_i:
+            for ef in eps_f:
+                tau = 0.15 * t_max / (1 + 0.1 * N)
+                relax = np.exp(-times / tau)
+                bump = (times / tau) * np.exp(1 - times / tau)
+                s = 1 + 0.02 * N  # NESS values that differ between sizes
+                ness = {"Phi": s * N * ei ** 2, "Phi_q": 0.02 * s * ei, "Pi_d": 0.01 * s * ei,
+                        "Pi_U": 0.005 * s * ei, "G": 0.01 / N}
+                ness_f = {"Phi": s * N * ef ** 2, "Phi_q": 0.02 * s * ef,
+                          "Pi_d": 0.01 * s * ef, "Pi_U": 0.005 * s * ef, "G": 0.02 / N}
+                vals = {q: ness_f[q] + (ness[q] - ness_f[q]) * relax
+                        + 0.3 * abs(ness_f[q] - ness[q]) * bump for q in QUANTITIES}
+                # rows in reverse time order: the plot must sort them
+                for j in range(times.size)[::-1]:
+                    row = dict(N=N, eps_i=ei, eps_f=ef, kappa=0.5, delta=-2.0, u=1.0,
+                               t=times[j], nmax=40.0, alpha_re=0.1, alpha_im=-0.2,
+                               n_photons=vals["Phi"][j], S_wehrl=1.0, Pi_ext=0.0, Pi_J=0.0,
+                               dS_dt=0.0, **{q: vals[q][j] for q in QUANTITIES},
+                               **{f"{q}_ness_f": ness_f[q] for q in QUANTITIES})
+                    row["flags"] = "tail" if flag and N == N_values[-1] and j in (3, 7) else ""
+                    for k, v in row.items():
+                        cols[k].append(float(v) if k != "flags" else v)
+    return cols
+
+
+def gap_data(N_values=(5.0, 10.0, 20.0), eps=np.linspace(0.3, 1.5, 60)) -> dict[str, list]:
+    """Synthetic gap table: the gap dips inside the bistability window, deeper for larger N;
+    includes a zero and a NaN gap, which must be dropped from the log plot."""
+    cols: dict[str, list] = {"N": [], "eps": [], "gap": []}
+    for N in N_values:
+        g = 0.5 * np.exp(-N * np.exp(-((eps - 0.93) / 0.15) ** 2))
+        g[3] = 0.0
+        g[5] = np.nan
+        cols["N"] += [N] * eps.size
+        cols["eps"] += eps.tolist()
+        cols["gap"] += g.tolist()
+    return cols
+
+
+def assert_png(path):
+    assert os.path.isfile(path)
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    assert head == PNG_MAGIC
+    assert os.path.getsize(path) > 1000
+
+
+@pytest.fixture
+def clean_pyplot():
+    """The backend before a test, and a check that no pyplot figure is left after it."""
+    import matplotlib.pyplot as plt
+
+    backend = matplotlib.get_backend()
+    assert plt.get_fignums() == []
+    yield
+    assert matplotlib.get_backend() == backend
+    assert plt.get_fignums() == []
+
+
+@pytest.mark.parametrize("times", [np.linspace(0.0, 20.0, 30), auto_like_times()],
+                         ids=["linear", "auto-log"])
+def test_quench_figures(tmp_path, clean_pyplot, times):
+    paths = plot_quench_figures(quench_data(times=times), tmp_path)
+    assert paths == [str(tmp_path / f"{s}.png") for s in STEMS]
+    for p in paths:
+        assert_png(p)
+
+
+def test_several_eps_i_get_suffixed_names(tmp_path, clean_pyplot):
+    data = quench_data(N_values=(5.0,), eps_i=(0.5, 0.7), eps_f=(0.6,))
+    paths = plot_quench_figures(data, tmp_path)
+    names = sorted(os.path.basename(p) for p in paths)
+    assert names == sorted(f"{s}_epsi{e}.png" for s in STEMS for e in ("0.5", "0.7"))
+    for p in paths:
+        assert_png(p)
+
+
+def test_quench_figures_need_the_quantities(tmp_path):
+    data = quench_data()
+    del data["Pi_U"]
+    with pytest.raises(ValueError, match="Pi_U"):
+        plot_quench_figures(data, tmp_path)
+
+
+def test_plot_gap(tmp_path, clean_pyplot):
+    path = plot_gap(gap_data(), tmp_path / "gap.png")
+    assert path == str(tmp_path / "gap.png")
+    assert_png(path)
+
+
+def test_use_log_time():
+    assert use_log_time(auto_like_times())
+    assert not use_log_time(np.linspace(0.0, 20.0, 30))
+    assert not use_log_time(np.linspace(0.0, 200.0, 5001))  # dense but linear grid
+    assert not use_log_time(np.geomspace(1.0, 500.0, 20))  # under three decades
+    assert not use_log_time([0.0])
+
+
+def test_single_eps_f_and_single_N_from_csv(tmp_path, clean_pyplot):
+    """One panel with one curve, read back through a CSV file and jaxent.io.read_csv (empty
+    flags come back as '' strings)."""
+    import csv
+
+    from jaxent.io import read_csv
+
+    data = quench_data(N_values=(10.0,), eps_f=(0.933,), times=auto_like_times(12, 1e4))
+    path = tmp_path / "quench.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(list(data))
+        w.writerows(zip(*data.values()))
+    back = read_csv(path)
+    assert back["flags"][0] == ""
+    paths = plot_quench_figures(back, tmp_path / "sub")
+    assert [os.path.basename(p) for p in paths] == [f"{s}.png" for s in STEMS]
+    for p in paths:
+        assert_png(p)

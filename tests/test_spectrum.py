@@ -1,0 +1,84 @@
+"""Liouvillian spectrum (jaxent.lindblad.spectrum): shift-invert Arnoldi and dense eig against
+numpy eig of QuTiP's Liouvillian; resolution reporting; eigenmatrices."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxent.lindblad import DenseLindbladian, NestedDissection
+from jaxent.lindblad.spectrum import liouvillian_spectrum
+from jaxent.models.kerr import Kerr, choose_nmax, kerr_hamiltonian, kerr_lindbladian
+
+qutip = pytest.importorskip("qutip")
+
+
+def qutip_eigenvalues(model, nmax):
+    H = qutip.Qobj(np.asarray(kerr_hamiltonian(model, nmax)))
+    Lq = qutip.liouvillian(H, [np.sqrt(2 * float(model.kappa)) * qutip.destroy(nmax)])
+    lam = np.linalg.eigvals(Lq.full())
+    lam = lam[np.argsort(-lam.real)]
+    return lam[1:]  # drop the steady state
+
+
+# the same truncated Liouvillian on both sides; nmax kept small enough for a dense eig of
+# QuTiP's (nmax^2, nmax^2) matrix (the comparison does not need converged truncations)
+@pytest.mark.parametrize("N, eps, nmax", [(1, 1.3, 16), (5, 0.933, 24), (10, 0.8, 30),
+                                          (10, 1.1, 30)])
+def test_gap_against_dense_eig_of_qutip_liouvillian(N, eps, nmax):
+    model = Kerr(eps=eps, N=N)
+    ref = qutip_eigenvalues(model, nmax)
+    L = kerr_lindbladian(model, nmax)
+    for method in ("arnoldi", "dense") if nmax <= 24 else ("arnoldi",):
+        spec = jax.jit(lambda L: liouvillian_spectrum(L, 4, method=method))(L)
+        lam = np.asarray(spec.eigenvalues)
+        # gap to 1e-9 relative (also when it is 1e-4 of the fast rates)
+        assert abs(float(spec.gap) + ref[0].real) < 1e-9 * abs(ref[0].real), (method, lam, ref[:4])
+        assert float(spec.resolution[0]) < 1e-9
+        res = np.asarray(spec.resolution)
+        for z, r in zip(lam, res):  # each eigenvalue is one of QuTiP's, within its resolution
+            assert np.min(np.abs(ref - z)) < 10 * r + 1e-10 * abs(z), (method, z, r)
+        # the residuals are those of the returned eigenmatrices: L r = lambda r
+        for r, z, e in zip(spec.modes, spec.eigenvalues, np.asarray(spec.residuals)):
+            assert float(jnp.linalg.norm(L.mv(r) - z * r)) == pytest.approx(e, rel=1e-6, abs=1e-15)
+
+
+def test_arnoldi_uses_any_factorising_solver():
+    model = Kerr(eps=0.933, N=5)
+    nmax = choose_nmax(model)
+    L = kerr_lindbladian(model, nmax)
+    a = liouvillian_spectrum(L, 3, method="arnoldi")
+    # a dense (non-banded) operator: same spectrum through DenseSolver (NestedDissection: the
+    # test at N = 30 below)
+    D = DenseLindbladian.from_operators(L.hamiltonian(), L.jump_ops())
+    c = liouvillian_spectrum(D, 3, method="arnoldi")
+    np.testing.assert_allclose(np.asarray(a.eigenvalues), np.asarray(c.eigenvalues), rtol=1e-10)
+
+
+def test_gap_near_eps_c_at_large_N_is_reported_with_its_resolution():
+    """N = 30 at eps_c: the gap is ~1e-12 of ||L||, beyond any dense eig. Two independent
+    factorisations (block-Thomas and nested dissection) give the same gap within the reported
+    resolution, whose residual part is measured with the exact L.mv."""
+    model = Kerr(eps=0.933, N=30)
+    nmax = choose_nmax(model)
+    L = kerr_lindbladian(model, nmax)
+    a = jax.jit(lambda L: liouvillian_spectrum(L, 2, method="arnoldi"))(L)
+    b = jax.jit(lambda L: liouvillian_spectrum(L, 2, method="arnoldi",
+                                               solver=NestedDissection()))(L)
+    gap, res = float(a.gap), float(a.resolution[0])
+    assert 0 < gap < 1e-6 * float(a.norm)
+    assert res < 0.01 * gap  # two digits at least (measured: about three)
+    assert abs(float(b.gap) - gap) < 2 * (res + float(b.resolution[0]))
+    assert float(a.relative_resolution[0]) == pytest.approx(res / gap)
+    # and the second eigenvalue is a fast one: the slow pair is well separated
+    assert float(-a.eigenvalues[1].real) > 1e6 * gap
+
+
+def test_bad_input():
+    L = kerr_lindbladian(Kerr(eps=0.5, N=1), 4)
+    with pytest.raises(ValueError, match="^k:"):
+        liouvillian_spectrum(L, 0)
+    with pytest.raises(ValueError, match="^k:"):
+        liouvillian_spectrum(L, 16)
+    with pytest.raises(ValueError, match="^method:"):
+        liouvillian_spectrum(L, 2, method="lanczos")
