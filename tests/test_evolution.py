@@ -71,7 +71,7 @@ def test_entropy_rate_identity_along_trajectories():
     centres = np.array([0.4, 1.5, 4.0])
     offsets = np.array([-2, -1, 0, 1, 2]) * h
     ts = jnp.asarray((centres[:, None] + offsets[None, :]).ravel())
-    for N, eps_f in ((1, 1.3), (5, 1.1)):
+    for N, eps_f in ((3, 1.1),):  # into the bright phase, non-Gaussian transient
         nmax = quench_nmax(N, [0.5, eps_f], 0.5, -2.0, 1.0)
         out = jax.jit(lambda e: quench_point(Kerr(eps=0.5, N=N), Kerr(eps=e, N=N), nmax, ts,
                                              rtol=1e-12))(eps_f)
@@ -147,4 +147,4 @@ def test_check_trajectory_reports_an_exhausted_ode():
     assert not bool(traj.success)
     with pytest.warns(UserWarning, match="exhausted max_steps"):
         msgs = check_trajectory(traj)
-    assert len(msgs) == 1
+    assert msgs[0].startswith("the ODE exhausted max_steps")

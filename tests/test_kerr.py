@@ -236,7 +236,7 @@ def _observables(theta, N, nmax, n_terms):
     return jnp.stack([n, jnp.real(a), jnp.imag(a)]), ss
 
 
-@pytest.mark.parametrize("N", [10.0, 20.0, 30.0, 40.0])
+@pytest.mark.parametrize("N", [10.0, 40.0])  # the ends of the range (CI time)
 def test_gradients_match_exact_moment_derivatives(N):
     """d<n>/dp and d<a>/dp through the NESS (implicit differentiation; forward mode for all
     four parameters, reverse mode for <n>) against the analytic derivatives of the exact
@@ -326,7 +326,7 @@ def eqx_tree_at(*a):
     return eqx.tree_at(*a)
 
 
-@pytest.mark.parametrize("N", [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0])
+@pytest.mark.parametrize("N", [5.0, 10.0, 20.0, 30.0, 40.0])
 def test_choose_nmax_matches_exact_moments_on_a_fine_grid(N):
     """For every single point of a fine pump grid (0.5..1.3 step 0.025 plus 0.88..0.97 step
     0.01), the NESS at nmax = choose_nmax(point) reproduces the exact <a> and <n> to 1e-10.

@@ -84,10 +84,10 @@ def clean_pyplot():
     import matplotlib.pyplot as plt
 
     backend = matplotlib.get_backend()
-    assert plt.get_fignums() == []
+    before = plt.get_fignums()  # other tests (notebooks) may have left pyplot figures
     yield
     assert matplotlib.get_backend() == backend
-    assert plt.get_fignums() == []
+    assert plt.get_fignums() == before
 
 
 @pytest.mark.parametrize("times", [np.linspace(0.0, 20.0, 30), auto_like_times()],

@@ -66,8 +66,9 @@ def test_quench_sweep_bad_input(tmp_path):
 
 def test_quench_command_and_its_errors(tmp_path, capsys):
     out = tmp_path / "q"
+    # --chunk 2: the program of the test above (same shapes), no second compilation
     assert _run(["quench", "--N", "1", "--eps-f", "0.6", "--t", "0:2:5", "--out", str(out),
-                 "--no-progress"]) == 0
+                 "--chunk", "2", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "wrote" in printed and "quench.csv" in printed
     for name in ("quench.csv", "quench_G.png", "quench_Phi.png", "quench_Phi_q.png",
