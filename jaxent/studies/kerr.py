@@ -214,6 +214,29 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
     )
 
 
+def check_sweep_inputs(N_values, kappa: float, delta: float, u: float,
+                       **pumps: Sequence[float]) -> tuple[list[float], dict[str, list[float]]]:
+    """Eager validation shared by the Kerr sweeps (NESS, quench, spectrum): ``N`` positive and
+    finite, ``kappa > 0``, ``delta``, ``u`` finite, every pump list (``eps=...``,
+    ``eps_f=...``) non-empty, finite and ``>= 0``. ``ValueError`` naming the parameter.
+    Returns the sizes and pumps as lists of floats."""
+    N_values = [float(n) for n in np.atleast_1d(N_values)]
+    for name, val in (("kappa", kappa), ("delta", delta), ("u", u)):
+        if not math.isfinite(val):
+            raise ValueError(f"{name} must be finite, got {val}")
+    if not kappa > 0:
+        raise ValueError(f"kappa must be positive, got {kappa}")
+    if not N_values or not all(math.isfinite(n) and n > 0 for n in N_values):
+        raise ValueError(f"N must be positive and finite, got {N_values}")
+    out = {}
+    for name, vals in pumps.items():
+        vals = [float(e) for e in np.atleast_1d(np.asarray(vals, dtype=float))]
+        if not vals or not all(math.isfinite(e) and e >= 0 for e in vals):
+            raise ValueError(f"{name} must be finite and non-negative, got {vals}")
+        out[name] = vals
+    return N_values, out
+
+
 def largest_size(eps_max: float, kappa: float, delta: float, u: float, chunk: int) -> int:
     """The largest ``N`` whose Kerr sweep up to ``eps_max`` fits in memory (mean-field bound)."""
     lo, hi = 1, 1

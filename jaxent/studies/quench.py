@@ -27,7 +27,7 @@ from jaxent.entropy.wehrl import photon_loss_terms
 from jaxent.lindblad.evolution import evolve
 from jaxent.lindblad.spectrum import liouvillian_spectrum
 from jaxent.models.kerr import Kerr, kerr_hamiltonian, kerr_lindbladian, kerr_ness, series_terms
-from jaxent.studies.kerr import kerr_grid, nmax_for_points
+from jaxent.studies.kerr import check_sweep_inputs, kerr_grid, nmax_for_points
 from jaxent.sweep import Study, SweepResult, run_sweep
 from jaxent.tolerances import GRID_NORM_TOL, STATE_TOL, TAIL_TOL
 
@@ -206,19 +206,8 @@ def quench_sweep(N_values: Sequence[float], eps_i: Sequence[float], eps_f: Seque
     save time). Give either ``t_values`` (the same save times for every quench) or ``t_auto``
     (that many save times out to full relaxation, per ``(N, eps_f)``).
     Bad input raises ``ValueError`` naming the parameter."""
-    N_values = [float(n) for n in np.atleast_1d(N_values)]
-    eps_i = [float(e) for e in np.atleast_1d(eps_i)]
-    eps_f = [float(e) for e in np.atleast_1d(eps_f)]
-    for name, val in (("kappa", kappa), ("delta", delta), ("u", u)):
-        if not math.isfinite(val):
-            raise ValueError(f"{name} must be finite, got {val}")
-    if not kappa > 0:
-        raise ValueError(f"kappa must be positive, got {kappa}")
-    if not N_values or not all(math.isfinite(n) and n > 0 for n in N_values):
-        raise ValueError(f"N must be positive and finite, got {N_values}")
-    for name, vals in (("eps_i", eps_i), ("eps_f", eps_f)):
-        if not vals or not all(math.isfinite(e) and e >= 0 for e in vals):
-            raise ValueError(f"{name} must be finite and non-negative, got {vals}")
+    N_values, pumps = check_sweep_inputs(N_values, kappa, delta, u, eps_i=eps_i, eps_f=eps_f)
+    eps_i, eps_f = pumps["eps_i"], pumps["eps_f"]
     if (t_values is None) == (t_auto is None):
         raise ValueError("t: give either explicit save times or auto")
     if t_values is not None:

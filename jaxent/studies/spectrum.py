@@ -8,14 +8,12 @@ factorisation) -> one row per ``(N, eps, kappa, delta, u)`` with ``gap``, ``lamb
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import numpy as np
 
 from jaxent.lindblad.spectrum import liouvillian_spectrum
 from jaxent.models.kerr import Kerr, kerr_lindbladian
-from jaxent.studies.kerr import nmax_for_points
+from jaxent.studies.kerr import check_sweep_inputs, nmax_for_points
 from jaxent.sweep import Study, SweepResult, run_sweep
 
 SPECTRUM_KEY = ("N", "eps", "kappa", "delta", "u")
@@ -77,17 +75,8 @@ def spectrum_sweep(N_values: Sequence[float], eps_values: Sequence[float], out_c
                    progress: bool = True) -> SweepResult:
     """The ``k`` slowest eigenvalues on ``N_values x eps_values`` into ``out_csv`` (resumable;
     :func:`jaxent.sweep.run_sweep`). Bad input raises ``ValueError`` naming the parameter."""
-    N_values = [float(n) for n in np.atleast_1d(N_values)]
-    eps_values = [float(e) for e in np.atleast_1d(eps_values)]
-    for name, val in (("kappa", kappa), ("delta", delta), ("u", u)):
-        if not math.isfinite(val):
-            raise ValueError(f"{name} must be finite, got {val}")
-    if not kappa > 0:
-        raise ValueError(f"kappa must be positive, got {kappa}")
-    if not N_values or not all(math.isfinite(n) and n > 0 for n in N_values):
-        raise ValueError(f"N must be positive and finite, got {N_values}")
-    if not eps_values or not all(math.isfinite(e) and e >= 0 for e in eps_values):
-        raise ValueError(f"eps must be finite and non-negative, got {eps_values}")
+    N_values, pumps = check_sweep_inputs(N_values, kappa, delta, u, eps=eps_values)
+    eps_values = pumps["eps"]
     if int(k) != k or k < 1:
         raise ValueError(f"k must be a positive integer, got {k}")
     points = [dict(N=N, eps=e, kappa=float(kappa), delta=float(delta), u=float(u))
