@@ -135,9 +135,21 @@ def nmax_for_points(N: float, eps_values: Sequence[float], kappa: float, delta: 
     return int(step * math.ceil(est / step))
 
 
-def _n_terms_for(points) -> int | None:
-    Ks = [series_terms(Kerr(eps=p["eps"], N=p["N"], kappa=p["kappa"], delta=p["delta"],
-                            u=p["u"])) for p in points]
+def group_by_model(points) -> dict[tuple, list[int]]:
+    """Indices of ``points`` grouped by ``(N, kappa, delta, u)``: the points that share one
+    truncation (and so one compilation) in every Kerr study."""
+    groups: dict = {}
+    for i, p in enumerate(points):
+        groups.setdefault((p["N"], p["kappa"], p["delta"], p["u"]), []).append(i)
+    return groups
+
+
+def series_length(N: float, eps_values: Sequence[float], kappa: float, delta: float,
+                  u: float) -> int | None:
+    """One exact-moment series length for all pumps ``eps_values`` at one size: the longest
+    :func:`~jaxent.models.kerr.series_terms`, rounded up to 1024 x a power of two (few static
+    values, few compilations); ``None`` when some pump has no series."""
+    Ks = [series_terms(Kerr(eps=e, N=N, kappa=kappa, delta=delta, u=u)) for e in eps_values]
     if any(K is None for K in Ks):
         return None
     K = max(Ks)
@@ -183,15 +195,11 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
     otherwise each size gets :func:`nmax_for_points` rounded to ``nmax_step``."""
 
     def assign_static(points):
-        groups: dict = {}
-        for i, p in enumerate(points):
-            groups.setdefault((p["N"], p["kappa"], p["delta"], p["u"]), []).append(i)
         statics = [None] * len(points)
-        for (N, kappa, delta, u), idx in groups.items():
-            pts = [points[i] for i in idx]
-            nm = nmax if nmax is not None else nmax_for_points(
-                N, [p["eps"] for p in pts], kappa, delta, u, nmax_step)
-            K = _n_terms_for(pts)
+        for (N, kappa, delta, u), idx in group_by_model(points).items():
+            eps = [points[i]["eps"] for i in idx]
+            nm = nmax if nmax is not None else nmax_for_points(N, eps, kappa, delta, u, nmax_step)
+            K = series_length(N, eps, kappa, delta, u)
             for i in idx:
                 statics[i] = (int(nm), K)
         return statics

@@ -26,8 +26,14 @@ from jaxent.entropy.gaussianity import non_gaussianity
 from jaxent.entropy.wehrl import photon_loss_terms
 from jaxent.lindblad.evolution import evolve
 from jaxent.lindblad.spectrum import liouvillian_spectrum
-from jaxent.models.kerr import Kerr, kerr_hamiltonian, kerr_lindbladian, kerr_ness, series_terms
-from jaxent.studies.kerr import check_sweep_inputs, kerr_grid, nmax_for_points
+from jaxent.models.kerr import Kerr, kerr_hamiltonian, kerr_lindbladian, kerr_ness
+from jaxent.studies.kerr import (
+    check_sweep_inputs,
+    group_by_model,
+    kerr_grid,
+    nmax_for_points,
+    series_length,
+)
 from jaxent.sweep import Study, SweepResult, run_sweep
 from jaxent.tolerances import GRID_NORM_TOL, STATE_TOL, TAIL_TOL
 
@@ -170,17 +176,11 @@ def make_study(T: int, nmax: int | None = None, nmax_step: int = 8) -> Study:
     times are ``point["t"]`` (a sequence) or :func:`auto_times` of ``point["t_end"]``."""
 
     def assign_static(points):
-        groups: dict = {}
-        for i, p in enumerate(points):
-            groups.setdefault((p["N"], p["kappa"], p["delta"], p["u"]), []).append(i)
         statics = [None] * len(points)
-        for (N, kappa, delta, u), idx in groups.items():
-            pts = [points[i] for i in idx]
-            eps = [p["eps_i"] for p in pts] + [p["eps_f"] for p in pts]
+        for (N, kappa, delta, u), idx in group_by_model(points).items():
+            eps = [points[i]["eps_i"] for i in idx] + [points[i]["eps_f"] for i in idx]
             nm = nmax if nmax is not None else quench_nmax(N, eps, kappa, delta, u, nmax_step)
-            Ks = [series_terms(Kerr(eps=e, N=N, kappa=kappa, delta=delta, u=u)) for e in eps]
-            K = None if any(k is None for k in Ks) else int(
-                1024 * 2 ** max(0, math.ceil(math.log2(max(Ks) / 1024))))
+            K = series_length(N, eps, kappa, delta, u)
             for i in idx:
                 statics[i] = (int(nm), K, T)
         return statics

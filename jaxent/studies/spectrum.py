@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from jaxent.lindblad.spectrum import liouvillian_spectrum
 from jaxent.models.kerr import Kerr, kerr_lindbladian
-from jaxent.studies.kerr import check_sweep_inputs, nmax_for_points
+from jaxent.studies.kerr import check_sweep_inputs, group_by_model, nmax_for_points
 from jaxent.sweep import Study, SweepResult, run_sweep
 
 SPECTRUM_KEY = ("N", "eps", "kappa", "delta", "u")
@@ -51,11 +51,8 @@ def make_study(k: int = N_EIGENVALUES, nmax: int | None = None, nmax_step: int =
         return out
 
     def assign_static(points):
-        groups: dict = {}
-        for i, p in enumerate(points):
-            groups.setdefault((p["N"], p["kappa"], p["delta"], p["u"]), []).append(i)
         statics = [None] * len(points)
-        for (N, kappa, delta, u), idx in groups.items():
+        for (N, kappa, delta, u), idx in group_by_model(points).items():
             nm = nmax if nmax is not None else nmax_for_points(
                 N, [points[i]["eps"] for i in idx], kappa, delta, u, nmax_step)
             for i in idx:
