@@ -77,3 +77,17 @@ from jaxent.sweep import Study, SweepResult, run_sweep  # noqa: E402
 from jaxent.studies.kerr import kerr_point, kerr_sweep  # noqa: E402
 from jaxent.studies.quench import quench_point, quench_sweep  # noqa: E402
 from jaxent.studies.spectrum import spectrum_sweep  # noqa: E402
+# critical points and fits
+from jaxent.critical import (  # noqa: E402
+    Extrapolation,
+    Stationary,
+    extrapolate,
+    newton_extremum,
+    newton_root,
+)
+from jaxent.studies.critical import (  # noqa: E402
+    dicke_critical,
+    kerr_critical,
+    pi_d_peak,
+    susceptibility_peak,
+)

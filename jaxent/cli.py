@@ -19,6 +19,8 @@ COMMANDS = {
     "oscillators": "jaxent.commands.oscillators",
     "quench": "jaxent.commands.quench",
     "spectrum": "jaxent.commands.spectrum",
+    "critical": "jaxent.commands.critical",
+    "fit": "jaxent.commands.fit",
 }
 
 

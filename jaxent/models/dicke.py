@@ -83,6 +83,7 @@ __all__ = [
     "drift_diffusion_dicke",
     "drift_matrix_c25",
     "dicke_point",
+    "normal_branch_pi_d",
     "check_dicke",
     "dpi_u_dlam",
 ]
@@ -342,3 +343,24 @@ def dpi_u_dlam(m: Dicke) -> Array:
     ``lam > lam_c``)."""
     return jax.grad(lambda l: dicke_point(eqx.tree_at(lambda t: t.lam, m, l))["Pi_U"])(
         jnp.asarray(m.lam, float))
+
+
+def normal_branch_pi_d(m: Dicke) -> Array:
+    r"""``Pi_d`` of the normal-phase fluctuations (mean field zero, ``s = 1``) at any ``lam``.
+
+    Below ``lambda_c`` this is :func:`dicke_point`'s ``Pi_d``; above it, the normal branch
+    continued (unphysical there, where :func:`dicke_point` switches to the superradiant branch).
+    Its covariance diverges where the drift matrix stops being Hurwitz, at
+    :func:`normal_phase_instability` ``lambda_* = lambda_c sqrt(1 + gamma^2/omega_0^2)``, so
+    ``1/Pi_d`` has a simple root there [GFL20, Eq. (13)] -- the divergence that locates the
+    transition. NaN beyond ``lambda_*`` (no steady state). jit/vmap/grad-able in every field.
+    """
+    lam = jnp.asarray(m.lam, float)
+    z = jnp.zeros_like(lam)
+    om, w0 = jnp.asarray(m.omega, float) + z, jnp.asarray(m.omega0, float) + z
+    # [GFL20, Eq. (C22)] with s = 1: tilde omega_0 = omega_0, tilde lambda = lambda, zeta = 0
+    G = jnp.array([[om, z, 2 * lam, z], [z, om, z, z], [2 * lam, z, w0, z], [z, z, z, w0]])
+    kap = jnp.stack([jnp.asarray(m.kappa, float), jnp.asarray(m.gamma, float)])
+    A, D = drift_diffusion(G, kap, 0.0)
+    sigma = lyapunov_solve(A, D, method="kron").sigma
+    return wehrl_photon_loss_split(sigma, G, kap)[1]
