@@ -5,14 +5,15 @@ value (and a floor of 1e-3 where a value crosses zero, ``alpha_im``). Every fit 
 configuration (N, 12 pumps across the bistable switch, three observables, ``nmax``), so the
 whole file compiles each fit program once.
 
-Statistics over the 10 seeds, with the bounds derived before looking at the results:
+Statistics over the 10 seeds, with bounds derived from the distributions they follow:
 
 - coverage: each of the 30 (parameter, seed) pairs lies within 2 standard errors with
   probability 0.954 if the errors are honest; ``X ~ Binomial(30, 0.954)`` has
-  ``P(X <= 22) = 3e-4``, so at least 23 of 30 are required;
+  ``P(X <= 22) = 4e-5`` (9e-5 for p = 0.95), so at least 23 of 30 are required;
 - ``chi2/dof``: each fit's chi2 is ~ chi2 with ``dof = 36 - 3 = 33`` degrees of freedom, so the
   mean of 10 values of chi2/dof has mean 1 and standard deviation ``sqrt(2 / (33 x 10)) =
-  0.078``; four of those (``|mean - 1| < 0.31``) fail with probability 6e-5;
+  0.078``; four of those (``|mean - 1| < 0.31``) fail with probability 1e-4 (the sum of the
+  ten chi2 is chi2 with 330 degrees of freedom);
 - error bars against the spread: for each parameter the RMS deviation of the 10 best fits from
   the truth, over the mean standard error, is ``sqrt(chi2_10 / 10)`` if the errors are honest;
   it lies within a factor 2 (``2.5 < chi2_10 < 40``) with probability 0.99 per parameter.
@@ -111,16 +112,15 @@ def test_hessian_is_exact_not_gauss_newton(recovery):
 
 
 def test_far_guess_multistart(clean, nmax):
-    """With the detuning's sign wrong in the guess, a single Levenberg-Marquardt run runs off
-    to kappa -> infinity, where the model vanishes (and says so); the multi-start (the guess
-    and the best of a grid around it and of its (delta, u) mirror images) finds the truth."""
+    """From a guess with the wrong sign of the detuning, the multi-start (the guess and the
+    best-ranked candidate of a grid around it and of its (delta, u) mirror images) finds the
+    truth. (At this N a single Levenberg-Marquardt run in log kappa gets there too, from every
+    guess tried, kappa 0.05-1e6, |delta| up to 30, u 0.1-40; the multi-start is insurance for
+    sharper switches, and this checks that it runs and keeps the best run.)"""
     values, sigma = _noisy(clean, 100)
-    data = _data(values, sigma)
     far = {"kappa": 0.5, "delta": 8.0, "u": 1.0}
-    with pytest.raises(ValueError, match=r"the fit is stuck far from the data \(chi2/dof = "):
-        fit_kerr(data, N, guess=far, starts=1, nmax=nmax)
-    f = fit_kerr(data, N, guess=far, starts=4, nmax=nmax)
-    assert f.n_starts == 4 and f.converged and f.start_index > 0 and f.n_at_best >= 1
+    f = fit_kerr(_data(values, sigma), N, guess=far, starts=2, nmax=nmax)
+    assert f.n_starts == 2 and f.converged and 1 <= f.n_at_best <= 2
     for p, v, s in zip(f.params, f.value, f.stderr):
         assert abs(v - TRUTH[p]) < 4 * s, (p, v, s)
     assert f.chi2_per_dof < 2.0
@@ -143,6 +143,22 @@ def test_not_identifiable_is_refused(nmax):
     f = fit_kerr(data, N, guess=TRUTH, starts=1, nmax=nmax, allow_singular=True)
     assert not f.identifiable and np.all(np.isnan(f.stderr))
     assert any("not identifiable" in n for n in f.notes)
+
+
+def test_unweighted_fit_says_so(clean, nmax):
+    """Without uncertainties: sigma = 1, chi2/dof is the residual variance and the errors are
+    scaled by sqrt(chi2/dof)."""
+    values, _ = _noisy(clean, 3)
+    data = fit_data(EPS, {o: values[:, k] for k, o in enumerate(OBS)}, N=N)
+    assert data.sigma is None
+    f = fit_kerr(data, guess=GUESS, starts=1, nmax=nmax)
+    assert not f.weighted and f.notes[0].startswith("no uncertainties in the data: unweighted")
+    assert np.all(f.sigma == 1.0)
+    assert math.isclose(f.chi2_per_dof, np.sum((f.curves - values) ** 2) / f.dof, rel_tol=1e-9)
+    cov = np.linalg.inv(f.hessian) * f.chi2_per_dof
+    assert np.allclose(f.stderr, np.sqrt(np.diag(cov)), rtol=1e-10, atol=0)
+    for p, v, s in zip(f.params, f.value, f.stderr):
+        assert abs(v - TRUTH[p]) < 4 * s, (p, v, s)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -228,6 +244,8 @@ def test_bad_fit_arguments(tmp_path):
         fit_kerr(small, N)
     with pytest.raises(ValueError, match="uncertainty -1.0 must be positive"):
         fit_data(EPS, {"n_photons": np.ones(12)}, -1.0)
+    with pytest.raises(ValueError, match="observable 'gamma' does not exist"):
+        fit_data(EPS, {"gamma": np.ones(12)})
     assert set(FIT_OBSERVABLES) == {"n_photons", "alpha_re", "alpha_im", "Phi", "Pi_d"}
 
 
@@ -243,18 +261,23 @@ def _run(argv, monkeypatch):
         return exc.code
 
 
-def test_cli_writes_fit_csv_and_png(tmp_path, clean, nmax, monkeypatch, capsys):
+def test_cli_writes_fit_csv_and_png(tmp_path, clean, nmax, capsys):
+    # the sub-command's own parser and run() (jaxent.cli.main would also switch on the
+    # persistent compilation cache, which makes this process compile everything again)
     values, sigma = _noisy(clean, 7)
     header = ["N", "eps"] + list(OBS) + [f"sigma_{o}" for o in OBS]
     rows = [[N, e, *values[i], *sigma[i]] for i, e in enumerate(EPS)]
     data = _write(tmp_path / "measured.csv", header, rows)
     out = tmp_path / "out"
-    argv = ["fit", "--data", str(data), "--N", "6", "--free", "u", "delta", "kappa", "--kappa",
-            "0.6", "--delta", "-1.8", "--u", "1.1", "--starts", "1", "--nmax", str(nmax),
-            "--out", str(out)]
-    assert _run(argv, monkeypatch) == 0
+    sub = argparse.ArgumentParser().add_subparsers()
+    fit_cmd.add_parser(sub)
+    args = sub.choices["fit"].parse_args(
+        ["--data", str(data), "--N", "6", "--free", "u", "delta", "kappa", "--kappa", "0.6",
+         "--delta", "-1.8", "--u", "1.1", "--starts", "1", "--nmax", str(nmax), "--out",
+         str(out)])
+    fit_cmd.run(args)
     printed = capsys.readouterr().out
-    assert "chi2/dof" in printed and "converged" in printed
+    assert "chi2/dof" in printed and "converged" in printed and "kappa" in printed
     with open(out / "fit.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["param", "value", "stderr"]
@@ -265,7 +288,7 @@ def test_cli_writes_fit_csv_and_png(tmp_path, clean, nmax, monkeypatch, capsys):
     assert rows[3]["stderr"] == "" and 0.3 < float(rows[3]["value"]) < 3
     png = (out / "fit.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
-    assert not [p.name for p in out.iterdir() if p.name not in ("fit.csv", "fit.png")]
+    assert sorted(p.name for p in out.iterdir()) == ["fit.csv", "fit.png"]
 
 
 def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):

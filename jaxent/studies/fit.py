@@ -263,6 +263,11 @@ def fit_data(eps, values: Mapping[str, Sequence[float]], sigma=None, N: float | 
     observable -> ``(M,)``; ``sigma`` maps observable -> ``(M,)`` (or is one array/scalar when
     there is one observable, or ``None``); ``N`` the size the data were taken at."""
     cols = {"eps": np.atleast_1d(np.asarray(eps, dtype=float))}
+    named = list(values) + (list(sigma) if isinstance(sigma, Mapping) else [])
+    for k in named:
+        if k not in FIT_OBSERVABLES:
+            raise ValueError(f"observable {k!r} does not exist; choose from "
+                             f"{', '.join(FIT_OBSERVABLES)}")
     for k, v in values.items():
         cols[k] = np.broadcast_to(np.asarray(v, dtype=float), cols["eps"].shape).copy()
     if isinstance(sigma, Mapping):
