@@ -84,10 +84,22 @@ from jaxent.critical import (  # noqa: E402
     extrapolate,
     newton_extremum,
     newton_root,
+    parabola_extremum,
 )
 from jaxent.studies.critical import (  # noqa: E402
     dicke_critical,
+    gap_minimum,
     kerr_critical,
     pi_d_peak,
     susceptibility_peak,
+)
+from jaxent.studies.fit import (  # noqa: E402
+    FitData,
+    KerrFit,
+    fit_curves,
+    fit_data,
+    fit_kerr,
+    kerr_curves,
+    read_fit_data,
+    write_fit_csv,
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 # Sub-command name -> module in jaxent.commands (imported lazily so `jaxent kerr` does not
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     unusable output (``ValueError``, including :class:`jaxent.io.StorageError`) and operating
     system errors (``OSError``) exit with status 2; Ctrl-C exits with status 130 (re-running
     the same command resumes)."""
+    module = None
     try:
         parser, subparsers = _build()
         args = parser.parse_args(argv)
@@ -91,9 +93,13 @@ def main(argv: list[str] | None = None) -> int:
             sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc)}\n")
     except KeyboardInterrupt:
         sys.stdout.flush()
-        sys.stderr.write("interrupted: re-run the same command to resume "
-                         "(rows already written are kept)\n")
+        # a command that writes its results only when it completes says so (INTERRUPTED)
+        note = getattr(module, "INTERRUPTED", "re-run the same command to resume (rows "
+                                               "already written are kept)")
+        sys.stderr.write(f"interrupted: {note}\n")
         sys.exit(130)
+    if argv is None:  # the console script: a Ctrl-C during interpreter shutdown is not an error
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 

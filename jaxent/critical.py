@@ -8,6 +8,8 @@ Model-independent machinery behind :mod:`jaxent.studies.critical`:
   exact stationary point to second order, i.e. its accuracy in ``x``.
 - :func:`newton_root` does the same for a root $f(x) = 0$ (e.g. of $1/\Pi_d$ at a divergence).
 - :func:`zoom_scan` brackets a sharp peak by successively finer grids (the start for Newton).
+- :func:`parabola_extremum`: a derivative-free extremum (successive 5-point parabolas) of a
+  function known to a finite accuracy, with the noise-limited accuracy of the result.
 - :func:`extrapolate` fits $y(N) = y_\infty + \sum_{k=1}^{K} c_k N^{-k}$, chooses $K$ from the data
   and returns $y_\infty$ with an error bar that includes the model-choice uncertainty, plus the
   leave-one-size-out jackknife that checks it.
@@ -203,6 +205,65 @@ def zoom_scan(values: Callable[[np.ndarray], np.ndarray], lower: float, upper: f
         if width is not None and h < width:
             break
     return float(best), lo, hi
+
+
+def parabola_extremum(values: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0: float,
+                      h: float, *, lower: float, upper: float, kind: str = "min",
+                      xtol: float = 1e-8, shrink: float = 8.0, max_evals: int = 60) -> dict:
+    r"""Derivative-free extremum of a smooth function known only to a finite accuracy, by
+    successive least-squares parabolas on 5-point stencils (for functions without derivatives,
+    e.g. an eigenvalue from shift-invert Arnoldi).
+
+    ``values(xs)`` returns ``(f, sigma)``: the values and their absolute accuracies. Each level
+    evaluates ``x + h*(-2..2)``; if the best point is at an end of the stencil, the stencil
+    moves there (same ``h``); otherwise the vertex of the fitted parabola becomes the centre and
+    ``h`` shrinks by ``shrink``. It stops when the vertex moved by less than ``xtol`` or when the
+    noise-limited accuracy of the vertex,
+    $\sigma_x = \bar\sigma/(|f''|\,h\sqrt{10})$ (least-squares slope error of 5 equally spaced
+    points, divided by the curvature), exceeds ``h / 4``: a finer stencil would resolve noise,
+    not the function.
+
+    Returns a dict: ``x``, ``value``, ``curvature`` ($f''$ of the last parabola), ``h`` (its
+    spacing), ``shift`` (the last vertex move), ``noise_err`` ($\sigma_x$), ``step``
+    (the accuracy in ``x``: ``max(shift, noise_err)``), ``evals``, ``stencil`` and
+    ``stencil_values`` (the last parabola's points and values), ``success`` (an interior
+    extremum of the asked ``kind`` inside ``[lower, upper]`` within ``max_evals``).
+    """
+    if kind not in ("max", "min"):
+        raise ValueError(f"kind must be 'max' or 'min', got {kind!r}")
+    if not (h > 0 and shrink > 1):
+        raise ValueError(f"h must be positive and shrink > 1, got h={h}, shrink={shrink}")
+    sign = 1.0 if kind == "min" else -1.0
+    x, evals, shift, noise_err = float(x0), 0, math.inf, math.inf
+    stencil = np.arange(-2.0, 3.0)
+    ok, fx, curv, h_fit, last = False, math.nan, math.nan, h, (None, None)
+    while evals + 5 <= max_evals:
+        xs = x + h * stencil
+        f, sig = (np.asarray(v, float) for v in values(xs))
+        evals += 5
+        if not (np.all(np.isfinite(f)) and np.all(np.isfinite(sig))):
+            raise ValueError(f"the function is not finite near x = {x:g} (values {f})")
+        i = int(np.argmin(sign * f))
+        if i in (0, 4):  # not bracketed: walk towards the extremum
+            x = float(xs[i])
+            if not lower < x < upper:
+                break
+            continue
+        a, b, c = np.polyfit(stencil, f, 2)  # in units of h
+        if sign * a <= 0:
+            break
+        xv = x - b / (2 * a) * h
+        curv = 2 * a / h**2
+        noise_err = float(np.mean(sig) / (abs(curv) * h * math.sqrt(10)))
+        shift, x = abs(xv - x), float(xv)
+        fx, h_fit, last = float(c - b * b / (4 * a)), h, (xs, f)
+        ok = lower < x < upper
+        if shift <= xtol or noise_err > h / 4 or not ok:
+            break
+        h /= shrink
+    return {"x": x, "value": fx, "curvature": curv, "h": h_fit, "shift": shift, "noise_err": noise_err, "step": max(shift, noise_err),
+            "evals": evals, "stencil": last[0], "stencil_values": last[1],
+            "success": bool(ok and math.isfinite(shift))}
 
 
 # ----------------------------------------------------------------------------------------------

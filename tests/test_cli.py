@@ -96,6 +96,21 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
         "interrupted: re-run the same command to resume (rows already written are kept)"]
 
 
+def test_ctrl_c_of_a_command_that_writes_at_the_end(tmp_path, capsys, monkeypatch):
+    """`jaxent critical` writes critical.csv only when it completes: Ctrl-C says so (no
+    promise of resuming)."""
+    from jaxent.commands import critical as critical_cmd
+
+    def run(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(critical_cmd, "run", run)
+    assert _run(["critical", "--model", "dicke", "--out", str(tmp_path)]) == 130
+    (line,) = _err_lines(capsys)
+    assert line.startswith("interrupted: critical.csv is written only when a run completes")
+    assert not list(tmp_path.iterdir())
+
+
 def test_resume_after_a_cut_row(tmp_path, capsys):
     """End to end: a kerr run killed while writing its row is recomputed on the re-run."""
     argv = ["kerr", "--N", "5", "--eps", "0.5", "--out", str(tmp_path), "--no-progress"]

@@ -1,8 +1,8 @@
 """``jaxent critical``: critical points from exact derivatives, extrapolated to N -> infinity.
 
-``--model kerr``: the pumps eps*(N) of the maximum of Pi_d/N (Newton through the NESS) and of
-the susceptibility d(n/N)/d eps (exact moments, also at N in the thousands), each extrapolated
-to eps_c with an error bar. ``--model dicke``: lambda_c from the divergence of Pi_d as the
+``--model kerr``: the pumps eps*(N) of the maximum of Pi_d/N (Newton through the NESS), of
+the susceptibility d(n/N)/d eps (exact moments, also at N in the thousands) and of the minimum of
+the Liouvillian gap (shift-invert Arnoldi), each extrapolated to eps_c with an error bar. ``--model dicke``: lambda_c from the divergence of Pi_d as the
 stabilising loss gamma -> 0, and the exponent of that divergence.
 """
 
@@ -19,6 +19,11 @@ from jaxent.commands._args import add_values_argument, parse_values, positive_in
 DEFAULT_N = ["10:40:7"]
 
 
+#: Ctrl-C message (:func:`jaxent.cli.main`): the results are written at the end, atomically.
+INTERRUPTED = ("critical.csv is written only when a run completes (atomically), so the previous file, "
+               "if any, is unchanged; re-run the command")
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("critical", help="critical points and exponents (Kerr eps_c, Dicke lambda_c)",
                        description=__doc__)
@@ -26,6 +31,9 @@ def add_parser(sub) -> None:
     add_values_argument(p, "N", DEFAULT_N, "Kerr: NESS sizes for eps*(N) (at least 3)")
     add_values_argument(p, "large-N", ["40", "80", "160", "320", "640", "1280", "2560"],
                         "Kerr: sizes of the exact-moment susceptibility cross-check (0 for none)")
+    p.add_argument("--definitions", nargs="+", default=["susceptibility", "Pi_d", "gap"],
+                   choices=["susceptibility", "Pi_d", "gap"],
+                   help="Kerr: which pseudo-critical points (default: all three)")
     p.add_argument("--kappa", type=float, default=None,
                    help="loss rate (Kerr: 2 kappa D[a], default 0.5; Dicke: default 1)")
     p.add_argument("--delta", type=float, default=-2.0, help="Kerr detuning Delta")
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace) -> None:
             raise argparse.ArgumentTypeError(f"--large-N: sizes must be integers, got {large}")
         kappa = 0.5 if args.kappa is None else args.kappa
         res = kerr_critical(N, large_N=large, kappa=kappa, delta=args.delta, u=args.u,
-                            nmax=args.nmax, log=log)
+                            nmax=args.nmax, definitions=args.definitions, log=log)
         fig = plot_kerr_critical(res, os.path.join(args.out, "critical_kerr.png"))
     else:
         gammas = parse_values(args.gamma, "gamma")
@@ -117,5 +125,9 @@ def run(args: argparse.Namespace) -> None:
         for name, e in res["fits"].items():
             print(f"{name:24s} {e.value:<22.9f} {e.stderr:<9.1e} {e.order:<6d} {e.jackknife_inside}")
         print("all definitions agree within their error bars:", res["consistent"])
+        few = min((len(e.N) for e in res["fits"].values()), default=0)
+        if few < 4:
+            print(f"note: some fits use only {few} sizes: the order in 1/N cannot be chosen from "
+                  "so few, and their error bars are unreliable (use >= 4 sizes, N >= 10)")
         if res["failed"]:
             print("NOT CONVERGED (left out of the fits): " + "; ".join(res["failed"]))

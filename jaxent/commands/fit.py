@@ -14,6 +14,11 @@ PARAMS = ("kappa", "delta", "u")
 DEFAULTS = {"kappa": 0.5, "delta": -2.0, "u": 1.0}
 
 
+#: Ctrl-C message (:func:`jaxent.cli.main`): the results are written at the end, atomically.
+INTERRUPTED = ("fit.csv is written only when a run completes (atomically), so the previous file, "
+               "if any, is unchanged; re-run the command")
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("fit", help="fit kappa, delta, u of the Kerr model to measured curves",
                        description=__doc__)

@@ -9,7 +9,8 @@ from jaxent.plotting._figure import subplots
 
 _STYLE = {"Pi_d": ("C0", "o", r"max $\Pi_d/N$ (NESS)"),
           "susceptibility": ("C1", "s", r"max $\partial_\epsilon(n/N)$ (exact moments)"),
-          "susceptibility_large_N": ("C2", "^", r"max $\partial_\epsilon(n/N)$, large $N$")}
+          "susceptibility_large_N": ("C2", "^", r"max $\partial_\epsilon(n/N)$, large $N$"),
+          "gap": ("C3", "v", r"min Liouvillian gap")}
 
 
 def plot_kerr_critical(result: dict, path: str, paper_value: float = 0.933) -> str:
@@ -25,7 +26,8 @@ def plot_kerr_critical(result: dict, path: str, paper_value: float = 0.933) -> s
         x = 1.0 / np.asarray(r["N"], float)
         a.plot(x[ok], r["x"][ok], marker, color=color, ms=5, label=label)
         if (~ok).any():
-            a.plot(x[~ok], r["x"][~ok], "x", color="r", ms=7, label="not converged")
+            a.plot(x[~ok], r["x"][~ok], "x", color=color, ms=7,
+                   label=f"{label}: not converged / unresolved")
         if name in fits:
             e = fits[name]
             xs = np.linspace(1e-9, x.max(), 200)
@@ -37,21 +39,29 @@ def plot_kerr_critical(result: dict, path: str, paper_value: float = 0.933) -> s
     a.set_title(r"(a) pseudo-critical pumps, fits in $1/N$, and $N\to\infty$ (diamonds)")
     a.legend(fontsize=8)
     if fits:
+        # error bars span orders of magnitude: compare each definition's |eps_c - reference|
+        # (reference: the most precise) with its error bar on a log scale
         ref = min(fits.values(), key=lambda e: e.stderr)
         names = list(fits)
+        floor = 1e-12
         for k, name in enumerate(names):
             e = fits[name]
             color = _STYLE.get(name, ("k",))[0]
-            b.errorbar([k], [(e.value - ref.value) * 1e6], yerr=[e.stderr * 1e6], fmt="D",
-                       color=color, capsize=5)
-            b.annotate(f"{e.value:.7f}\n$\\pm${e.stderr:.0e}", (k, (e.value - ref.value) * 1e6),
-                       textcoords="offset points", xytext=(8, -4), fontsize=8)
+            b.bar([k], [e.stderr], color=color, alpha=0.35, width=0.6)
+            dev = abs(e.value - ref.value)
+            if e is not ref:
+                b.plot([k], [max(dev, floor)], "D", color=color, ms=7)
+            else:
+                b.annotate("reference", (k, e.stderr), textcoords="offset points",
+                           xytext=(0, -14), ha="center", fontsize=7)
+            b.annotate(f"{e.value:.7f}\n$\\pm${e.stderr:.0e}", (k, e.stderr),
+                       textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8)
+        b.set_yscale("log")
+        b.set_ylim(floor / 3, 10 * max(e.stderr for e in fits.values()))
         b.set_xticks(range(len(names)), [_STYLE.get(n, (0, 0, n))[2] for n in names],
                      rotation=15, fontsize=7)
-        b.set_xlim(-0.5, len(names) - 0.2)
-        b.axhline(0.0, color="gray", lw=0.8)
-        b.set_ylabel(rf"$\epsilon_c - {ref.value:.7f}$  [$10^{{-6}}$]")
-        b.set_title(r"(b) $\epsilon_c$ of each definition, with error bars")
+        b.set_ylabel(r"bar: error bar;  ◆: $|\epsilon_c - %.7f|$" % ref.value)
+        b.set_title(r"(b) $\epsilon_c$: consistent where ◆ < bar", fontsize=11)
     fig.savefig(path, dpi=130)
     return path
 

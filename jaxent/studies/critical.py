@@ -24,6 +24,7 @@ as $\gamma\to 0$. It is located as the root of $1/\Pi_d$ on the normal branch
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -38,8 +39,9 @@ from jaxent.critical import (
     newton_root,
     zoom_scan,
 )
-from jaxent.models.kerr import Kerr, choose_nmax, kerr_exact_moments, series_terms
-from jaxent.studies.kerr import kerr_point
+from jaxent.lindblad.spectrum import liouvillian_spectrum
+from jaxent.models.kerr import Kerr, choose_nmax, kerr_exact_moments, kerr_lindbladian
+from jaxent.studies.kerr import check_sweep_inputs, kerr_point, nmax_for_points, series_length
 
 #: Columns of ``critical.csv`` (the names are part of the interface), then diagnostics: at a
 #: finite size the derivative and curvature at the point, Newton's last step and the shift
@@ -54,13 +56,13 @@ KERR_BRACKET = (0.8, 1.1)
 
 
 def _series_length_for(N_values, lower, upper, kappa, delta, u) -> int:
-    Ks = [series_terms(Kerr(eps=e, N=N, kappa=kappa, delta=delta, u=u))
-          for N in N_values for e in (lower, upper)]
+    """One exact-moment series length for every size over the bracket
+    (:func:`~jaxent.studies.kerr.series_length` per size, the longest)."""
+    Ks = [series_length(N, [lower, upper], kappa, delta, u) for N in N_values]
     if any(K is None for K in Ks):
         raise ValueError(f"u={u:g}: the exact moments need too many series terms for so weak a "
                          "nonlinearity (no critical point to locate)")
-    K = max(Ks)
-    return int(1024 * 2 ** math.ceil(math.log2(K / 1024))) if K > 1024 else 1024
+    return max(Ks)
 
 
 def _stationary_rows(st: Stationary, N_values) -> dict[str, np.ndarray]:
@@ -153,6 +155,91 @@ def _pi_d_function(nmax, K, kappa, delta, u):
         model = Kerr(eps=eps, N=N, kappa=kappa, delta=delta, u=u)
         return kerr_point(model, nmax, n_terms=K, check=False)["Pi_d"] / N
     return f
+
+
+#: Arnoldi steps for the gap alone (``k = 1``).
+GAP_KRYLOV = 12
+
+
+@functools.lru_cache(maxsize=16)
+def _log_gap_function(nmax: int, kappa, delta, u):
+    @jax.jit
+    def f(eps, N):
+        model = Kerr(eps=eps, N=N, kappa=kappa, delta=delta, u=u)
+        # the slow mode dominates L^{-1} by orders of magnitude: a short Krylov space suffices
+        # (its residual is part of the reported resolution)
+        spec = liouvillian_spectrum(kerr_lindbladian(model, nmax), 1, method="arnoldi",
+                                    krylov=GAP_KRYLOV)
+        # log gap and its absolute accuracy: resolution / gap (spectrum module docstring)
+        return jnp.log(spec.gap), spec.resolution[0] / spec.gap
+    return f
+
+
+def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float = -2.0,
+                u: float = 1.0, nmax: int | None = None, nmax_step: int = 16,
+                bracket: tuple[float, float] = KERR_BRACKET,
+                refine: int = 16, starts: Sequence[float] | None = None,
+                max_rel_resolution: float = 1e-4, xtol_gap: float = 1e-7) -> dict[str, np.ndarray]:
+    r"""$\epsilon^*(N)$ of the minimum of the Liouvillian gap $-{\rm Re}\,\lambda_1$
+    [GFL-quench, Fig. 3]: the slowest relaxation, the tunnelling between the dim and bright
+    metastable states, is slowest at the switch.
+
+    The gap comes from shift-invert Arnoldi on the banded factorisation
+    (:func:`~jaxent.lindblad.spectrum.liouvillian_spectrum`), which has no derivative rule, so
+    the minimum of $\log$ gap is located derivative-free by successive parabolas
+    (:func:`jaxent.critical.parabola_extremum`, start: the susceptibility peak, first spacing
+    $0.05/N$), with each value's accuracy ``resolution / gap``. The gap closes like
+    $e^{-cN}$: at N = 40 it is ~4e-13, comparable to its float64 resolution
+    $\epsilon_{\rm mach}\|\mathcal L\|$, so the noise-limited accuracy of the vertex grows with N.
+    A size whose gap at the minimum is resolved worse than ``max_rel_resolution`` (relative),
+    or whose vertex is not accurate to ``1e-4``, is reported with ``success = False``.
+
+    Truncation: per size, :func:`~jaxent.studies.kerr.nmax_for_points` over the bracket (rounded
+    to ``nmax_step``), or ``nmax``; ``refinement_shift`` is the move of the vertex when the last
+    stencil is re-evaluated with ``refine`` more Fock levels.
+
+    Returns arrays ``N, x, value`` (the gap), ``grad`` (0: a fitted vertex), ``curvature`` (of
+    $\log$ gap), ``step`` (accuracy in $\epsilon$: last vertex move or noise limit),
+    ``num_steps`` (gap evaluations), ``success``, ``nmax``, ``rel_resolution``,
+    ``refinement_shift``.
+    """
+    from jaxent.critical import parabola_extremum
+
+    N_values = np.asarray(N_values, float)
+    if starts is None:
+        starts = susceptibility_peak(N_values, kappa=kappa, delta=delta, u=u, bracket=bracket)["x"]
+    cols = {k: [] for k in ("x", "value", "grad", "curvature", "step", "num_steps", "success",
+                            "nmax", "rel_resolution", "refinement_shift")}
+    for N, x0 in zip(N_values, np.asarray(starts, float)):
+        nm = int(nmax) if nmax is not None else nmax_for_points(N, bracket, kappa, delta, u,
+                                                                nmax_step)
+        f = _log_gap_function(nm, kappa, delta, u)
+
+        def values(xs, f=f, N=N):
+            out = [f(jnp.asarray(x), jnp.asarray(N)) for x in xs]
+            return np.array([float(v) for v, _ in out]), np.array([float(s) for _, s in out])
+
+        r = parabola_extremum(values, float(x0), 0.05 / N, lower=bracket[0], upper=bracket[1],
+                              kind="min", xtol=xtol_gap)
+        if r["stencil"] is None:  # no parabola was fitted (no interior minimum)
+            shift, rel = math.nan, math.nan
+        else:  # the last stencil again with more Fock levels: how far the vertex moves
+            f_ref = _log_gap_function(nm + int(refine), kappa, delta, u)
+            t = np.arange(-2.0, 3.0)
+            v1, s1 = values(r["stencil"], f=f_ref)
+            b0, b1 = (np.polyfit(t, v, 2) for v in (r["stencil_values"], v1))
+            shift = abs(b1[1] / (2 * b1[0]) - b0[1] / (2 * b0[0])) * r["h"]
+            rel = float(np.max(s1))
+        step = max(r["step"], shift)
+        cols["x"].append(r["x"]), cols["value"].append(math.exp(r["value"]))
+        cols["grad"].append(0.0), cols["curvature"].append(r["curvature"])
+        cols["step"].append(step), cols["num_steps"].append(r["evals"] + 5)
+        cols["success"].append(bool(r["success"] and rel <= max_rel_resolution and step <= 1e-4))
+        cols["nmax"].append(nm), cols["rel_resolution"].append(rel)
+        cols["refinement_shift"].append(shift)
+    out = {"N": N_values}
+    out.update({k: np.asarray(v, bool if k == "success" else float) for k, v in cols.items()})
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -280,13 +367,20 @@ def _accuracy(r: dict) -> np.ndarray:
     return acc
 
 
+#: The finite-size definitions of :func:`kerr_critical`.
+KERR_DEFINITIONS = ("susceptibility", "Pi_d", "gap")
+
+
 def kerr_critical(N_values: Sequence[float], *, large_N: Sequence[float] | None = LARGE_N,
                   kappa: float = 0.5, delta: float = -2.0, u: float = 1.0,
-                  nmax: int | None = None, log=print) -> dict:
+                  nmax: int | None = None, definitions: Sequence[str] = KERR_DEFINITIONS,
+                  log=print) -> dict:
     r"""Kerr pseudo-critical pumps and their extrapolation to $N\to\infty$.
 
-    Definitions: ``"Pi_d"`` (:func:`pi_d_peak`, through the NESS) and ``"susceptibility"``
-    (:func:`susceptibility_peak`, exact moments) at ``N_values``; and, as an independent
+    Definitions (``definitions``, a subset of :data:`KERR_DEFINITIONS`): ``"Pi_d"``
+    (:func:`pi_d_peak`, through the NESS), ``"susceptibility"`` (:func:`susceptibility_peak`,
+    exact moments) and ``"gap"`` (:func:`gap_minimum`, Liouvillian spectrum; sizes whose gap
+    float64 cannot resolve are reported unconverged) at ``N_values``; and, as an independent
     cross-check, ``"susceptibility_large_N"`` at ``large_N`` (exact moments only). Each is
     extrapolated by :func:`jaxent.critical.extrapolate`. Returns ``{"rows": [...],
     "peaks": {definition: arrays}, "fits": {definition: Extrapolation}, "consistent": bool,
@@ -299,17 +393,24 @@ def kerr_critical(N_values: Sequence[float], *, large_N: Sequence[float] | None 
     N_values = np.unique(np.asarray(N_values, float))
     if N_values.size < 3 or not np.all(np.isfinite(N_values)) or np.any(N_values < 1):
         raise ValueError(f"N: need at least 3 distinct sizes >= 1 to extrapolate, got {N_values}")
-    for name, val in (("kappa", kappa), ("delta", delta), ("u", u)):
-        if not math.isfinite(val):
-            raise ValueError(f"{name} must be finite, got {val}")
-    if not kappa > 0:
-        raise ValueError(f"kappa must be positive, got {kappa}")
+    check_sweep_inputs(N_values, kappa, delta, u)
+    definitions = tuple(definitions)
+    unknown = sorted(set(definitions) - set(KERR_DEFINITIONS))
+    if unknown or not definitions:
+        raise ValueError(f"definitions: choose from {KERR_DEFINITIONS}, got {list(definitions)}")
     peaks = {}
     log(f"susceptibility peaks (exact moments) at N = {N_values.astype(int).tolist()}")
-    peaks["susceptibility"] = susceptibility_peak(N_values, kappa=kappa, delta=delta, u=u)
-    log("Pi_d/N peaks (Newton through the NESS, forward-over-reverse derivatives)")
-    peaks["Pi_d"] = pi_d_peak(N_values, kappa=kappa, delta=delta, u=u, nmax=nmax,
-                              starts=peaks["susceptibility"]["x"])
+    susc = susceptibility_peak(N_values, kappa=kappa, delta=delta, u=u)
+    if "susceptibility" in definitions:
+        peaks["susceptibility"] = susc
+    if "Pi_d" in definitions:
+        log("Pi_d/N peaks (Newton through the NESS, forward-over-reverse derivatives)")
+        peaks["Pi_d"] = pi_d_peak(N_values, kappa=kappa, delta=delta, u=u, nmax=nmax,
+                                  starts=susc["x"])
+    if "gap" in definitions:
+        log("Liouvillian-gap minima (shift-invert Arnoldi, successive parabolas)")
+        peaks["gap"] = gap_minimum(N_values, kappa=kappa, delta=delta, u=u, nmax=nmax,
+                                   starts=susc["x"])
     if large_N is not None and len(large_N):
         big = np.unique(np.asarray(large_N, float))
         log(f"susceptibility peaks (exact moments) at N = {big.astype(int).tolist()}")
@@ -325,7 +426,10 @@ def kerr_critical(N_values: Sequence[float], *, large_N: Sequence[float] | None 
                          "refinement_shift": float(shift[i]), "converged": float(ok),
                          "fit_order": math.nan})
             if not ok:
-                failed.append(f"{name} at N={N:g}")
+                why = ""
+                if name == "gap" and not r["rel_resolution"][i] <= 1e-4:
+                    why = f" (gap {r['value'][i]:.1e} resolved to {r['rel_resolution'][i]:.0e})"
+                failed.append(f"{name} at N={N:g}{why}")
         good = np.asarray(r["success"], bool)
         if good.sum() >= 3:
             fits[name] = extrapolate(r["N"][good], r["x"][good])
