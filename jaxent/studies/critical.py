@@ -198,8 +198,9 @@ def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float =
     to ``nmax_step``), or ``nmax``; ``refinement_shift`` is the move of the vertex when the last
     stencil is re-evaluated with ``refine`` more Fock levels.
 
-    Returns arrays ``N, x, value`` (the gap), ``grad`` (0: a fitted vertex), ``curvature`` (of
-    $\log$ gap), ``step`` (accuracy in $\epsilon$: last vertex move or noise limit),
+    Returns arrays ``N, x, value`` (the gap), ``grad`` (NaN: the point is a fitted vertex, not
+    a Newton iterate), ``curvature`` (of $\log$ gap), ``step`` (accuracy in $\epsilon$: last
+    vertex move or noise limit),
     ``num_steps`` (gap evaluations), ``success``, ``nmax``, ``rel_resolution``,
     ``refinement_shift``.
     """
@@ -232,7 +233,7 @@ def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float =
             rel = float(np.max(s1))
         step = max(r["step"], shift)
         cols["x"].append(r["x"]), cols["value"].append(math.exp(r["value"]))
-        cols["grad"].append(0.0), cols["curvature"].append(r["curvature"])
+        cols["grad"].append(math.nan), cols["curvature"].append(r["curvature"])
         cols["step"].append(step), cols["num_steps"].append(r["evals"] + 5)
         cols["success"].append(bool(r["success"] and rel <= max_rel_resolution and step <= 1e-4))
         cols["nmax"].append(nm), cols["rel_resolution"].append(rel)
