@@ -83,9 +83,10 @@ def run(args: argparse.Namespace) -> None:
         if np.any(N != np.round(N)) or np.any(N < 1):
             raise argparse.ArgumentTypeError(f"--N: sizes must be positive integers, got {N}")
         large = np.unique(parse_values(args.large_N, "large-N"))
+        if np.any(large != np.round(large)) or np.any(large < 0):
+            raise argparse.ArgumentTypeError(f"--large-N: sizes must be positive integers (0 for "
+                                             f"none), got {large}")
         large = large[large > 0]
-        if np.any(large != np.round(large)):
-            raise argparse.ArgumentTypeError(f"--large-N: sizes must be integers, got {large}")
         kappa = 0.5 if args.kappa is None else args.kappa
         res = kerr_critical(N, large_N=large, kappa=kappa, delta=args.delta, u=args.u,
                             nmax=args.nmax, definitions=args.definitions, log=log)

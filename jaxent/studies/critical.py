@@ -60,8 +60,9 @@ def _series_length_for(N_values, lower, upper, kappa, delta, u) -> int:
     (:func:`~jaxent.studies.kerr.series_length` per size, the longest)."""
     Ks = [series_length(N, [lower, upper], kappa, delta, u) for N in N_values]
     if any(K is None for K in Ks):
-        raise ValueError(f"u={u:g}: the exact moments need too many series terms for so weak a "
-                         "nonlinearity (no critical point to locate)")
+        raise ValueError(f"N up to {max(N_values):g}, u={u:g}: the exact-moment series needs too "
+                         "many terms (sizes too large, or too weak a nonlinearity to have a "
+                         "switch); use smaller N or a larger u")
     return max(Ks)
 
 
