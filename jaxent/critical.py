@@ -217,26 +217,32 @@ def parabola_extremum(values: Callable[[np.ndarray], tuple[np.ndarray, np.ndarra
     ``values(xs)`` returns ``(f, sigma)``: the values and their absolute accuracies. Each level
     evaluates ``x + h*(-2..2)``; if the best point is at an end of the stencil, the stencil
     moves there (same ``h``); otherwise the vertex of the fitted parabola becomes the centre and
-    ``h`` shrinks by ``shrink``. It stops when the vertex moved by less than ``xtol`` or when the
-    noise-limited accuracy of the vertex,
-    $\sigma_x = \bar\sigma/(|f''|\,h\sqrt{10})$ (least-squares slope error of 5 equally spaced
-    points, divided by the curvature), exceeds ``h / 4``: a finer stencil would resolve noise,
-    not the function.
+    ``h`` shrinks by ``shrink``.
 
-    Returns a dict: ``x``, ``value``, ``curvature`` ($f''$ of the last parabola), ``h`` (its
-    spacing), ``shift`` (the last vertex move), ``noise_err`` ($\sigma_x$), ``step``
-    (the accuracy in ``x``: ``max(shift, noise_err)``), ``evals``, ``stencil`` and
-    ``stencil_values`` (the last parabola's points and values), ``success`` (an interior
-    extremum of the asked ``kind`` inside ``[lower, upper]`` within ``max_evals``).
+    Accuracy of a vertex $t_v = -b/2a$ (in units of ``h``) of $a t^2 + b t + c$ fitted to
+    $t = -2..2$ with noise $\bar\sigma$: ${\rm Var}\,b = \bar\sigma^2/10$,
+    ${\rm Var}\,a = \bar\sigma^2/14$, uncorrelated, so
+    $\sigma_x = \bar\sigma\,\sqrt{1/10 + 2t_v^2/7}\,/(|f''|\,h)$. It grows like $1/h$: the
+    search stops when the vertex moved by less than ``xtol``, or *before* a finer stencil
+    would be noise-dominated ($\sigma_x\,{\rm shrink}^2 > h/4$), and returns the last fit.
+
+    Returns a dict: ``x`` (the last vertex), ``value``, ``curvature`` ($f''$), ``h``,
+    ``stencil``, ``stencil_values``, ``stencil_sigma`` (that fit's spacing, points, values,
+    accuracies), ``shift`` (its move from the previous centre), ``noise_err`` ($\sigma_x$),
+    ``step`` (the accuracy in ``x``: ``max(shift, noise_err)``), ``evals``, ``converged``
+    (a stop criterion was met) and ``success`` (converged to an extremum of the asked ``kind``
+    inside ``(lower, upper)``). If the search ends without a fit at its last point (walked out
+    of the interval, a parabola of the wrong kind, ``max_evals`` used up while walking), the
+    fit entries are NaN/None and ``success`` is False.
     """
     if kind not in ("max", "min"):
         raise ValueError(f"kind must be 'max' or 'min', got {kind!r}")
     if not (h > 0 and shrink > 1):
         raise ValueError(f"h must be positive and shrink > 1, got h={h}, shrink={shrink}")
     sign = 1.0 if kind == "min" else -1.0
-    x, evals, shift, noise_err = float(x0), 0, math.inf, math.inf
+    x, evals, converged = float(x0), 0, False
     stencil = np.arange(-2.0, 3.0)
-    ok, fx, curv, h_fit, last = False, math.nan, math.nan, h, (None, None)
+    fit = None  # the parabola whose vertex is the current x
     while evals + 5 <= max_evals:
         xs = x + h * stencil
         f, sig = (np.asarray(v, float) for v in values(xs))
@@ -245,25 +251,34 @@ def parabola_extremum(values: Callable[[np.ndarray], tuple[np.ndarray, np.ndarra
             raise ValueError(f"the function is not finite near x = {x:g} (values {f})")
         i = int(np.argmin(sign * f))
         if i in (0, 4):  # not bracketed: walk towards the extremum
-            x = float(xs[i])
+            x, fit = float(xs[i]), None
             if not lower < x < upper:
                 break
             continue
         a, b, c = np.polyfit(stencil, f, 2)  # in units of h
         if sign * a <= 0:
+            fit = None
             break
-        xv = x - b / (2 * a) * h
+        tv = -b / (2 * a)
         curv = 2 * a / h**2
-        noise_err = float(np.mean(sig) / (abs(curv) * h * math.sqrt(10)))
-        shift, x = abs(xv - x), float(xv)
-        fx, h_fit, last = float(c - b * b / (4 * a)), h, (xs, f)
-        ok = lower < x < upper
-        if shift <= xtol or noise_err > h / 4 or not ok:
+        noise_err = float(np.mean(sig) * math.sqrt(0.1 + 2 * tv * tv / 7) / (abs(curv) * h))
+        fit = {"value": float(c - b * b / (4 * a)), "curvature": float(curv), "h": h,
+               "stencil": xs, "stencil_values": f, "stencil_sigma": sig,
+               "shift": abs(tv * h), "noise_err": noise_err}
+        x = float(x + tv * h)
+        if not lower < x < upper:
+            break
+        if fit["shift"] <= xtol or noise_err * shrink**2 > h / 4:
+            converged = True
             break
         h /= shrink
-    return {"x": x, "value": fx, "curvature": curv, "h": h_fit, "shift": shift, "noise_err": noise_err, "step": max(shift, noise_err),
-            "evals": evals, "stencil": last[0], "stencil_values": last[1],
-            "success": bool(ok and math.isfinite(shift))}
+    if fit is None:
+        return {"x": x, "value": math.nan, "curvature": math.nan, "h": h, "stencil": None,
+                "stencil_values": None, "stencil_sigma": None, "shift": math.nan,
+                "noise_err": math.nan, "step": math.inf, "evals": evals, "converged": False,
+                "success": False}
+    return {"x": x, **fit, "step": max(fit["shift"], fit["noise_err"]), "evals": evals,
+            "converged": converged, "success": bool(converged and lower < x < upper)}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -5,12 +5,18 @@ import shutil
 import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-# One XLA compilation cache per test run, kept apart from the user's ~/.cache/jaxent (the CLI
-# tests enable the cache as well): tests that build the same program (same function, same
-# static shapes) compile it once. The pytest process sets the path before it starts the xdist
-# workers, which inherit it; a new run starts cold, like CI.
-CACHE_DIR = os.environ.setdefault(
-    "JAXENT_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"jaxent-tests-xla-{os.getpid()}"))
+# One XLA compilation cache per test run, kept apart from the user's ~/.cache/jaxent or
+# JAXENT_CACHE_DIR (the CLI tests enable the cache as well): tests that build the same program
+# (same function, same static shapes) compile it once, and a new run starts cold, like CI. The
+# pytest process creates the folder before it starts the xdist workers, which inherit it and
+# recognise it by their parent's pid; only that process removes it.
+if os.environ.get("JAXENT_TEST_CACHE_OWNER") == str(os.getppid()):  # an xdist worker
+    OWNS_CACHE = False
+else:
+    os.environ["JAXENT_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxent-tests-xla-")
+    os.environ["JAXENT_TEST_CACHE_OWNER"] = str(os.getpid())
+    OWNS_CACHE = True
+CACHE_DIR = os.environ["JAXENT_CACHE_DIR"]
 
 import jax  # noqa: E402
 
@@ -22,8 +28,8 @@ enable_compilation_cache()
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """The controller (not an xdist worker) removes the run's compilation cache."""
-    if not hasattr(session.config, "workerinput") and "jaxent-tests-xla-" in CACHE_DIR:
+    """The process that created the run's compilation cache removes it."""
+    if OWNS_CACHE:
         shutil.rmtree(CACHE_DIR, ignore_errors=True)
 
 

@@ -160,6 +160,8 @@ def _pi_d_function(nmax, K, kappa, delta, u):
 
 #: Arnoldi steps for the gap alone (``k = 1``).
 GAP_KRYLOV = 12
+#: :func:`gap_minimum` trusts a size whose gap is resolved to this relative accuracy.
+GAP_MAX_REL_RESOLUTION = 1e-4
 
 
 @functools.lru_cache(maxsize=16)
@@ -180,7 +182,8 @@ def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float =
                 u: float = 1.0, nmax: int | None = None, nmax_step: int = 16,
                 bracket: tuple[float, float] = KERR_BRACKET,
                 refine: int = 16, starts: Sequence[float] | None = None,
-                max_rel_resolution: float = 1e-4, xtol_gap: float = 1e-7) -> dict[str, np.ndarray]:
+                max_rel_resolution: float = GAP_MAX_REL_RESOLUTION, max_step: float = 1e-4,
+                xtol_gap: float = 1e-7) -> dict[str, np.ndarray]:
     r"""$\epsilon^*(N)$ of the minimum of the Liouvillian gap $-{\rm Re}\,\lambda_1$
     [GFL-quench, Fig. 3]: the slowest relaxation, the tunnelling between the dim and bright
     metastable states, is slowest at the switch.
@@ -193,16 +196,17 @@ def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float =
     $e^{-cN}$: at N = 40 it is ~4e-13, comparable to its float64 resolution
     $\epsilon_{\rm mach}\|\mathcal L\|$, so the noise-limited accuracy of the vertex grows with N.
     A size whose gap at the minimum is resolved worse than ``max_rel_resolution`` (relative),
-    or whose vertex is not accurate to ``1e-4``, is reported with ``success = False``.
+    or whose vertex is not accurate to ``max_step``, is reported with ``success = False``.
 
     Truncation: per size, :func:`~jaxent.studies.kerr.nmax_for_points` over the bracket (rounded
     to ``nmax_step``), or ``nmax``; ``refinement_shift`` is the move of the vertex when the last
     stencil is re-evaluated with ``refine`` more Fock levels.
 
     Returns arrays ``N, x, value`` (the gap), ``grad`` (NaN: the point is a fitted vertex, not
-    a Newton iterate), ``curvature`` (of $\log$ gap), ``step`` (accuracy in $\epsilon$: last
-    vertex move or noise limit),
-    ``num_steps`` (gap evaluations), ``success``, ``nmax``, ``rel_resolution``,
+    a Newton iterate), ``curvature`` (of $\log$ gap), ``step`` (accuracy in $\epsilon$: the
+    largest of the last vertex move, its noise limit and ``refinement_shift``), ``num_steps``
+    (gap evaluations), ``success``, ``nmax``, ``rel_resolution`` (the largest
+    ``resolution / gap`` on the last stencil; NaN where no minimum was bracketed),
     ``refinement_shift``.
     """
     from jaxent.critical import parabola_extremum
@@ -223,20 +227,23 @@ def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float =
 
         r = parabola_extremum(values, float(x0), 0.05 / N, lower=bracket[0], upper=bracket[1],
                               kind="min", xtol=xtol_gap)
-        if r["stencil"] is None:  # no parabola was fitted (no interior minimum)
+        evals = r["evals"]
+        if r["stencil"] is None:  # no parabola at the end (no interior minimum bracketed)
             shift, rel = math.nan, math.nan
         else:  # the last stencil again with more Fock levels: how far the vertex moves
             f_ref = _log_gap_function(nm + int(refine), kappa, delta, u)
             t = np.arange(-2.0, 3.0)
-            v1, s1 = values(r["stencil"], f=f_ref)
+            v1, _ = values(r["stencil"], f=f_ref)
+            evals += len(t)
             b0, b1 = (np.polyfit(t, v, 2) for v in (r["stencil_values"], v1))
             shift = abs(b1[1] / (2 * b1[0]) - b0[1] / (2 * b0[0])) * r["h"]
-            rel = float(np.max(s1))
-        step = max(r["step"], shift)
+            rel = float(np.max(r["stencil_sigma"]))
+        step = max(r["step"], shift) if math.isfinite(shift) else math.inf
         cols["x"].append(r["x"]), cols["value"].append(math.exp(r["value"]))
         cols["grad"].append(math.nan), cols["curvature"].append(r["curvature"])
-        cols["step"].append(step), cols["num_steps"].append(r["evals"] + 5)
-        cols["success"].append(bool(r["success"] and rel <= max_rel_resolution and step <= 1e-4))
+        cols["step"].append(step), cols["num_steps"].append(evals)
+        cols["success"].append(bool(r["success"] and rel <= max_rel_resolution
+                                    and step <= max_step))
         cols["nmax"].append(nm), cols["rel_resolution"].append(rel)
         cols["refinement_shift"].append(shift)
     out = {"N": N_values}
@@ -429,7 +436,9 @@ def kerr_critical(N_values: Sequence[float], *, large_N: Sequence[float] | None 
                          "fit_order": math.nan})
             if not ok:
                 why = ""
-                if name == "gap" and not r["rel_resolution"][i] <= 1e-4:
+                if name == "gap" and math.isnan(r["rel_resolution"][i]):
+                    why = " (no interior minimum bracketed)"
+                elif name == "gap" and r["rel_resolution"][i] > GAP_MAX_REL_RESOLUTION:
                     why = f" (gap {r['value'][i]:.1e} resolved to {r['rel_resolution'][i]:.0e})"
                 failed.append(f"{name} at N={N:g}{why}")
         good = np.asarray(r["success"], bool)
