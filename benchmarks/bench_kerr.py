@@ -33,9 +33,8 @@ def jaxent_point(N: float, eps: float, repeat: int, queue) -> None:
     import jax
 
     import jaxent  # noqa: F401
-    from jaxent.models.kerr import Kerr
+    from jaxent.models.kerr import Kerr, choose_nmax
     from jaxent.phase_space.grid import polar_grid
-    from jaxent.models.kerr import choose_nmax
     from jaxent.studies.kerr import kerr_point
 
     nmax = choose_nmax(Kerr(eps=eps, N=N))

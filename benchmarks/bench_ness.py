@@ -25,12 +25,11 @@ T_START = time.perf_counter()
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import qutip  # noqa: E402
+from bench_scaling import best_of, superlu_ness  # noqa: E402
 
 import jaxent  # noqa: E402,F401
 from jaxent.lindblad import BandedElimination, NestedDissection, steady_state  # noqa: E402
 from jaxent.models.kerr import Kerr, choose_nmax, kerr_lindbladian  # noqa: E402
-
-from bench_scaling import best_of, superlu_ness  # noqa: E402
 
 
 def _tn(a, b):

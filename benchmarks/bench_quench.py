@@ -362,10 +362,9 @@ def qutip_spectrum(N, eps, nmax, repeat, dense_max, eigs_sigma, queue) -> None:
 def dynamiqs_quench(N, eps_f, t_end, saves, rtol, nmax, layout, repeat, radius, dx, do_terms,
                     out_dir, ref_path, queue):
     try:
+        import dynamiqs as dq
         import jax
         import numpy as np
-
-        import dynamiqs as dq
 
         dq.set_precision("double")
         dq.set_device("cpu")

@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 import qutip
 
-from jaxent.phase_space.coherent import (coherent_amplitudes, coherent_modulus, coherent_state,
-                                         log_coherent_modulus)
+from jaxent.phase_space.coherent import (
+    coherent_amplitudes,
+    coherent_modulus,
+    coherent_state,
+    log_coherent_modulus,
+)
 
 
 @pytest.mark.parametrize("r", [0.3, 5.0, 13.0, 25.0])

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxent.fock.operators import create, destroy, number
+from jaxent.fock.operators import create, destroy
 from jaxent.lindblad import (
     BandedElimination,
     BandedLindbladian,

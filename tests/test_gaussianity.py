@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import qutip
 
-from jaxent.entropy.gaussianity import (gaussian_covariance, non_gaussianity,
-                                        von_neumann_entropy_state)
+from jaxent.entropy.gaussianity import (
+    gaussian_covariance,
+    non_gaussianity,
+    von_neumann_entropy_state,
+)
 from jaxent.phase_space.coherent import coherent_state
 
 NMAX = 60

@@ -6,8 +6,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxent.phase_space.grid import (default_n_r, default_n_theta, default_radius, polar_grid,
-                                     refine, square_points)
+from jaxent.phase_space.grid import (
+    default_n_r,
+    default_n_theta,
+    default_radius,
+    polar_grid,
+    refine,
+    square_points,
+)
 
 
 @pytest.mark.parametrize("nmax", [5, 40, 160])

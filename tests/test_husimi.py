@@ -7,8 +7,7 @@ import pytest
 import qutip
 
 from jaxent.phase_space.grid import polar_grid, square_points
-from jaxent.phase_space.husimi import (bargmann_points, bargmann_polar, husimi_points,
-                                       husimi_polar)
+from jaxent.phase_space.husimi import bargmann_points, bargmann_polar, husimi_points, husimi_polar
 
 
 def kerr_ness(N, eps, nmax, kappa=0.5, delta=-2.0, u=1.0):

@@ -14,7 +14,13 @@ import pytest
 import qutip as qt
 
 from jaxent.fock.truncation import TruncationWarning, check_truncation
-from jaxent.lindblad import BandedElimination, DenseLindbladian, DenseSolver, ExactMoment, steady_state
+from jaxent.lindblad import (
+    BandedElimination,
+    DenseLindbladian,
+    DenseSolver,
+    ExactMoment,
+    steady_state,
+)
 from jaxent.models.kerr import (
     Kerr,
     choose_nmax,

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from jaxent.gaussian.langevin import digamma_complex, langevin_covariance, thermal_lorentzian_integral
+from jaxent.gaussian.langevin import (
+    digamma_complex,
+    langevin_covariance,
+    thermal_lorentzian_integral,
+)
 from jaxent.gaussian.normal_modes import gibbs_covariance, williamson
 from jaxent.models.oscillators import (
     CoupledOscillators,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import fock_pp_gibbs
 
-from jaxent.gaussian.covariance import quadratic_hamiltonian_matrix, symplectic_form
+from jaxent.gaussian.covariance import symplectic_form
 from jaxent.gaussian.normal_modes import (
     bose_occupation,
     gibbs_covariance,

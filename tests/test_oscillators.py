@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 from conftest import fock_pp_gibbs
 
-from jaxent.gaussian.entropies import mutual_information, symplectic_eigenvalues, von_neumann_entropy
+from jaxent.gaussian.entropies import (
+    mutual_information,
+    symplectic_eigenvalues,
+    von_neumann_entropy,
+)
 from jaxent.models.oscillators import (
     CoupledOscillators,
     occupations,

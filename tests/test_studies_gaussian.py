@@ -9,9 +9,7 @@ import pytest
 
 import jaxent.sweep as sweep
 from jaxent.io import read_csv
-from jaxent.studies import chain as chain_study
-from jaxent.studies import dicke as dicke_study
-from jaxent.studies import oscillators as osc_study
+from jaxent.studies import chain as chain_study, dicke as dicke_study, oscillators as osc_study
 from jaxent.sweep import SweepWarning, run_sweep
 
 W0, W, K = 0.005, 0.01, 1.0

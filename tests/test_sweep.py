@@ -1,7 +1,6 @@
 """The sweep engine (jaxent.sweep) with the Kerr study: NESS identity end to end, resume,
 gradient columns, one compilation per shape, storage failures survived, memory refusal, CLI."""
 
-import os
 import warnings
 
 import jax
@@ -12,7 +11,7 @@ import pytest
 from jaxent.cli import main
 from jaxent.io import read_csv
 from jaxent.models.kerr import Kerr
-from jaxent.studies.kerr import KERR_COLUMNS, KERR_KEY, kerr_point, kerr_sweep, make_study
+from jaxent.studies.kerr import KERR_COLUMNS, KERR_KEY, kerr_point, kerr_sweep
 from jaxent.sweep import run_sweep
 
 N_SMALL = 5.0

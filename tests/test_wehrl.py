@@ -12,8 +12,14 @@ import pytest
 import qutip
 from scipy.special import digamma
 
-from jaxent.entropy.wehrl import (check_terms, entropy_rate, kerr_unitary_entropy_production,
-                                  photon_loss_terms, unitary_entropy_production, wehrl_entropy)
+from jaxent.entropy.wehrl import (
+    check_terms,
+    entropy_rate,
+    kerr_unitary_entropy_production,
+    photon_loss_terms,
+    unitary_entropy_production,
+    wehrl_entropy,
+)
 from jaxent.phase_space.coherent import coherent_state
 from jaxent.phase_space.grid import polar_grid
 from jaxent.phase_space.husimi import husimi_polar

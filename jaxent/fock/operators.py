@@ -7,10 +7,9 @@ same as QuTiP's ``N`` in ``qutip.destroy(N)``. Matrices are dense ``complex128``
 
 from __future__ import annotations
 
-from jaxent._validation import static_int
-
 import jax.numpy as jnp
 
+from jaxent._validation import static_int
 
 _check_nmax = static_int
 

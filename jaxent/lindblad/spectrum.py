@@ -35,7 +35,6 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxent.lindblad.operators import AbstractLindbladian
 from jaxent.lindblad.solvers import AbstractSolver

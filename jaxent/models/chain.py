@@ -92,11 +92,11 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from jaxent.gaussian.checks import (
-    check_value,
     check_nonnegative,
     check_nonzero,
     check_positive,
     check_scalar,
+    check_value,
     is_traced,
 )
 

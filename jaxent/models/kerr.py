@@ -27,7 +27,13 @@ import numpy as np
 from jaxent._validation import static_int
 from jaxent.fock.operators import create, destroy, number
 from jaxent.fock.truncation import TruncationWarning, check_truncation
-from jaxent.lindblad import BandedElimination, BandedLindbladian, ExactMoment, SteadyState, steady_state
+from jaxent.lindblad import (
+    BandedElimination,
+    BandedLindbladian,
+    ExactMoment,
+    SteadyState,
+    steady_state,
+)
 from jaxent.resources import banded_memory_bytes, check_memory
 from jaxent.tolerances import PIN_TOL, TAIL_TOL  # noqa: F401 - PIN_TOL re-exported
 

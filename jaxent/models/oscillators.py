@@ -23,8 +23,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from jaxent.gaussian.checks import check_interval, check_positive, check_scalar, is_traced
 from jaxent._validation import is_concrete as _is_concrete
+from jaxent.gaussian.checks import check_interval, check_positive, check_scalar, is_traced
 from jaxent.gaussian.covariance import quadratic_hamiltonian_matrix
 from jaxent.gaussian.langevin import langevin_covariance
 from jaxent.gaussian.master_equations import steady_state_covariance

@@ -18,10 +18,10 @@ Convention: ``nmax`` is the Hilbert-space dimension (levels ``0..nmax-1``), as i
 
 from __future__ import annotations
 
-from jaxent._validation import static_int
-
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
+
+from jaxent._validation import static_int
 
 
 def _as_nmax(nmax) -> int:

@@ -32,13 +32,14 @@ At nmax = 160: $R = 17.2$, $n_r = 151$, $n_\theta = 640$.
 from __future__ import annotations
 
 import math
-from jaxent._validation import static_int
 import warnings
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammainc, gammaincc, gammaln
+
+from jaxent._validation import static_int
 
 #: Default tolerance of the grid self-checks (quadrature and disc-edge tail).
 GRID_TOL = 1e-10

@@ -11,7 +11,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib
-
 import numpy as np
 
 from jaxent.plotting._figure import subplots

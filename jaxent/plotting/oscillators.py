@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import matplotlib
-
 import numpy as np
 
 from jaxent.plotting._figure import subplots

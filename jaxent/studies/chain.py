@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxent.models.chain import Chain, validate_chain, chain_point_padded
+from jaxent.models.chain import Chain, chain_point_padded, validate_chain
 from jaxent.resources import available_memory_bytes, fits_in_memory, format_bytes
 from jaxent.sweep import Study, SweepResult, run_sweep
 

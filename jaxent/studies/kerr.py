@@ -22,25 +22,30 @@ import numpy as np
 
 from jaxent.entropy.wehrl import photon_loss_terms
 from jaxent.models.kerr import (
+    MARGIN,
+    SIGMAS,
     Kerr,
     choose_nmax,
     kerr_exact_moments,
     kerr_hamiltonian,
     kerr_ness,
-    MARGIN,
-    SIGMAS,
     mean_field_photons,
     series_terms,
 )
 from jaxent.phase_space.grid import polar_grid
-from jaxent.resources import available_memory_bytes, banded_memory_bytes, fits_in_memory, format_bytes
+from jaxent.resources import (
+    available_memory_bytes,
+    banded_memory_bytes,
+    fits_in_memory,
+    format_bytes,
+)
 from jaxent.sweep import Study, SweepResult, run_sweep
 from jaxent.tolerances import (
     EXACT_MOMENT_TOL,
-    SERIES_TOL,
     GRID_NORM_TOL,
     IDENTITY_TOL,
     RESOLVE_TOL,
+    SERIES_TOL,
     TAIL_TOL,
 )
 

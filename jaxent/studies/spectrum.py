@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 from jaxent.lindblad.spectrum import liouvillian_spectrum
 from jaxent.models.kerr import Kerr, kerr_lindbladian
 from jaxent.studies.kerr import check_sweep_inputs, group_by_model, nmax_for_points
