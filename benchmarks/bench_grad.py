@@ -61,7 +61,8 @@ def main() -> None:
             theta = jnp.array([eps, 0.5, -2.0, 1.0])
             fwd = jax.jit(lambda t: point(t)["Pi_d"])
             grad = jax.jit(jax.grad(lambda t: point(t)["Pi_d"]))
-            jac = jax.jit(jax.jacfwd(lambda t: (lambda o: jnp.stack([o[c] for c in KERR_OUTPUTS]))(point(t))))
+            jac = jax.jit(jax.jacfwd(
+                lambda t: (lambda o: jnp.stack([o[c] for c in KERR_OUTPUTS]))(point(t))))
             tf, tg, tj = (_best(f, theta, args.repeat) for f in (fwd, grad, jac))
             print(f"{N:>4g} {eps:>5g} {nmax:>5d} {tf:>10.4f} {tg:>10.4f} {tg / tf:>6.2f} "
                   f"{tj:>11.4f} {tj / tf:>6.2f} {8 * tf:>14.4f}", flush=True)

@@ -73,6 +73,7 @@ from jaxent.models.oscillators import (  # noqa: E402
     oscillator_steady_state,
 )
 from jaxent.io import StorageError  # noqa: E402
+from jaxent.interop import from_qutip, to_qutip  # noqa: E402
 from jaxent.sweep import Study, SweepResult, run_sweep  # noqa: E402
 from jaxent.studies.kerr import kerr_point, kerr_sweep  # noqa: E402
 from jaxent.studies.quench import quench_point, quench_sweep  # noqa: E402

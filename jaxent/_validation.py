@@ -5,12 +5,13 @@ from __future__ import annotations
 import operator
 
 import jax
+from jax.core import Tracer
 
 
 def is_concrete(*xs) -> bool:
     """True when no leaf of ``xs`` is a JAX tracer, i.e. eager checks (``ValueError`` naming the
     parameter) can read the values; under ``jit``/``vmap``/``grad`` they are skipped."""
-    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+    return not any(isinstance(x, Tracer) for x in jax.tree_util.tree_leaves(xs))
 
 
 def static_int(value, name: str = "nmax", minimum: int = 1) -> int:
@@ -21,7 +22,8 @@ def static_int(value, name: str = "nmax", minimum: int = 1) -> int:
     try:
         n = operator.index(value)
     except TypeError:
-        raise ValueError(f"{name} must be a Python int (it sets array shapes), got {value!r}") from None
+        raise ValueError(
+            f"{name} must be a Python int (it sets array shapes), got {value!r}") from None
     if n < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {n}")
     return n

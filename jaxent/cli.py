@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import signal
 import sys
+import warnings
 
 # Sub-command name -> module in jaxent.commands (imported lazily so `jaxent kerr` does not
 # pay for importing the Gaussian machinery and vice versa).
@@ -23,6 +25,35 @@ COMMANDS = {
     "critical": "jaxent.commands.critical",
     "fit": "jaxent.commands.fit",
 }
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Help text that shows each flag's default (unless its help already says it)."""
+
+    def _get_help_string(self, action):
+        help = action.help or ""
+        default = action.default
+        if ("default" in help.lower() or default in (None, False, argparse.SUPPRESS)
+                or default == [] or action.option_strings == []):
+            return help
+        if isinstance(default, (list, tuple)):
+            default = " ".join(str(d) for d in default)
+        return f"{help} (default: {default})"
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` for jaxent's commands.
+
+    - A token that starts with ``-`` and a digit is a value, not a flag, so negative numbers
+      in any notation (``--gamma -1e-3``, ``--delta -2``, ``--eps -1:1:5``) are read as values.
+      (argparse's own rule only knows ``-2`` and ``-.5``, and misread ``-1e-3`` as a flag.)
+    - Help shows defaults (:class:`HelpFormatter`).
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?[0-9]")
 
 
 class _VersionAction(argparse.Action):
@@ -42,8 +73,7 @@ class _VersionAction(argparse.Action):
 
 def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and each sub-command's own parser (for its usage line in errors)."""
-    parser = argparse.ArgumentParser(prog="jaxent", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(prog="jaxent", description=(__doc__ or "jaxent").splitlines()[0])
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     subparsers = {}
@@ -70,6 +100,17 @@ def _os_error_message(exc: OSError) -> str:
     return _one_line(msg)
 
 
+def _format_warning(prog: str):
+    """``warnings.formatwarning`` for the command line: one line, ``PROG: warning: MESSAGE``,
+    without the line of jaxent's source that Python repeats by default. (Only the format is
+    replaced, so a caller recording warnings, e.g. pytest, still sees them.)"""
+
+    def fmt(message, category, filename, lineno, line=None):
+        return f"{prog}: warning: {_one_line(message)}\n"
+
+    return fmt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``jaxent <command> ...``. Errors are one line on stderr, no traceback: bad input or
     unusable output (``ValueError``, including :class:`jaxent.io.StorageError`) and operating
@@ -78,16 +119,22 @@ def main(argv: list[str] | None = None) -> int:
     module = None
     try:
         parser, subparsers = _build()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
         sub = subparsers[args.command]
+        if extra:  # the sub-command's usage line, not the top level's
+            sub.error(f"unrecognized arguments: {' '.join(extra)}")
         module = importlib.import_module(COMMANDS[args.command])
         from jaxent.sweep import enable_compilation_cache
 
         enable_compilation_cache()  # a repeated command does not compile again
         try:
-            module.run(args)
+            fmt, warnings.formatwarning = warnings.formatwarning, _format_warning(sub.prog)
+            try:
+                module.run(args)
+            finally:
+                warnings.formatwarning = fmt
         except (ValueError, argparse.ArgumentTypeError, MemoryError) as exc:
-            sub.error(_one_line(exc))
+            sub.error(_one_line(str(exc)))
         except OSError as exc:
             sys.stdout.flush()
             sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc)}\n")

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +135,8 @@ def _newton(derivs, x0, args, lower, upper, xtol, max_steps, trust, root):
                                        0.5 * (x + x_ok)))
     else:
         d = [np.asarray(a, float) for a in derivs(jnp.asarray(x), args, jnp.asarray(active))]
-        d = [np.where(active, new, old) for new, old in zip(d, keep)]
+        if keep is not None:
+            d = [np.where(active, new, old) for new, old in zip(d, keep)]
     inside = (x > lo) & (x < hi)
     return x, d, n, done & inside
 
@@ -376,7 +378,7 @@ def _estimate(x, y, w, max_order, absolute):
     return table, best, val, se, model_err
 
 
-def extrapolate(N: Sequence[float], y: Sequence[float], sigma: Sequence[float] | None = None, *,
+def extrapolate(N: ArrayLike, y: ArrayLike, sigma: ArrayLike | None = None, *,
                 max_order: int = 4) -> Extrapolation:
     r"""Extrapolate $y(N)$ to $N\to\infty$ with $y = y_\infty + \sum_{k=1}^K c_k/N^k$.
 

@@ -123,7 +123,7 @@ def _reason(exc: OSError, path: str) -> str:
     }
     if hasattr(errno, "EDQUOT"):
         reasons[errno.EDQUOT] = "disk quota exceeded"
-    return reasons.get(exc.errno, (exc.strerror or str(exc)).lower())
+    return reasons.get(exc.errno or -1, (exc.strerror or str(exc)).lower())
 
 
 def _cannot_write(path: str, exc: OSError, hint: str = "choose another --out") -> StorageError:

@@ -46,6 +46,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from jaxent.io import ResumableCSV
@@ -74,7 +75,7 @@ class Study:
     preflight: Callable[[Any, int], None] | None = None
     describe: Callable[[Any], str] = lambda static: ""
     series: str | None = None
-    series_values: Callable[[dict, Any], Sequence[float]] | None = None
+    series_values: Callable[[dict, Any], ArrayLike] | None = None
 
     @property
     def key(self) -> list[str]:
@@ -92,6 +93,11 @@ def grad_columns(outputs: Sequence[str], grad: Sequence[str]) -> list[str]:
 
 @dataclasses.dataclass
 class SweepResult:
+    """What :func:`run_sweep` did: the CSV ``path``, the points ``computed`` in this run,
+    ``skipped`` (already in the file), ``flagged`` (written with failed checks),
+    ``compilations`` (traces of the batch function; a persistent-cache hit counts too), the
+    wall time in ``seconds``, and ``groups``: ``(static, number of points)`` per static shape."""
+
     path: str
     computed: int = 0
     skipped: int = 0
@@ -151,6 +157,7 @@ def _key_of(study: Study, pt: dict) -> dict:
 
 
 def _series(study: Study, pt: dict, static) -> np.ndarray:
+    assert study.series_values is not None  # a study with a series has its values
     vals = np.asarray(study.series_values(pt, static), dtype=float)
     if vals.ndim != 1 or vals.size < 1 or not np.all(np.isfinite(vals)):
         raise ValueError(f"{study.series}: must be a non-empty 1-D array of finite values, got "
@@ -233,14 +240,15 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
                                                               else v[i][j]))
                                              for k, v in out.items()})
                         else:
-                            cells = [{k: float(np.asarray(v[i]).real) for k, v in out.items()}]
+                            cells = [{k: float(np.real(np.asarray(v[i])))
+                                      for k, v in out.items()}]
                         for cell in cells:
                             row = {**base, **cell}
                             found = list(study.checks(row))
                             # one policy for every model: a row with a non-finite physics value or
                             # gradient is always flagged (by the study's own reason if it gave one)
-                            bad = [o for o in list(study.outputs) + grad_columns(study.outputs, grad)
-                                   if not math.isfinite(row[o])]
+                            cols = list(study.outputs) + grad_columns(study.outputs, grad)
+                            bad = [o for o in cols if not math.isfinite(row[o])]
                             if bad and not found:
                                 found.append(("nonfinite", f"non-finite {', '.join(bad)}"))
                             row[FLAGS] = ";".join(f for f, _ in found)

@@ -18,7 +18,14 @@ else:
     OWNS_CACHE = True
 CACHE_DIR = os.environ["JAXENT_CACHE_DIR"]
 
+# The jaxtyping annotations (shapes, dtypes) of jaxent are checked on every call in the tests:
+# the import hook decorates the package's functions and classes as they are imported, so it
+# is installed before jaxent is (the checker: tests/_jaxtyping_check.py, on sys.path here).
+import _jaxtyping_check  # noqa: E402,F401
 import jax  # noqa: E402
+import jaxtyping  # noqa: E402
+
+jaxtyping.install_import_hook(["jaxent"], "_jaxtyping_check.check_arrays")
 
 import jaxent  # noqa: E402,F401
 from jaxent.sweep import enable_compilation_cache  # noqa: E402

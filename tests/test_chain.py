@@ -346,7 +346,8 @@ def test_command_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit):
         _cli(tmp_path, "--grad", "L")
     assert "--grad" in capsys.readouterr().err
-    assert not (tmp_path / "chain.csv").exists() or len(open(tmp_path / "chain.csv").readlines()) == 1
+    csv = tmp_path / "chain.csv"
+    assert not csv.exists() or len(open(csv).readlines()) == 1
 
 
 def test_command_figures(tmp_path):

@@ -3,12 +3,15 @@
 import csv
 import fcntl
 import os
+import warnings
 
 import pytest
 
 import jaxent
 import jaxent.commands.kerr as kerr_cmd
 from jaxent.cli import main
+
+_FORMAT = warnings.formatwarning
 
 
 def _run(argv):
@@ -123,3 +126,177 @@ def test_resume_after_a_cut_row(tmp_path, capsys):
         rows = list(csv.reader(fh))
     assert len(rows) == 2 and len(rows[1]) == len(rows[0])
     assert path.read_bytes() == data  # recomputed to the same row
+
+
+# --- what a hurried user types (issue "Newcomer and docs"): one line naming the flag ----------
+
+
+def _usage_and_error(capsys):
+    err = _err_lines(capsys)
+    assert not any("Traceback" in ln for ln in err)
+    return err[0], err[-1]
+
+
+@pytest.mark.parametrize("argv, value", [
+    (["dicke", "--gamma", "-1e-3"], "-1e-3"),
+    (["dicke", "--gamma", "-.5"], "-.5"),
+    (["kerr", "--delta", "-2.5e0", "--eps", "-1:1:3"], "-2.5e0"),
+])
+def test_negative_numbers_are_values_not_flags(argv, value):
+    from jaxent.cli import build_parser
+
+    args = build_parser().parse_args(argv + ["--out", "x"])
+    got = args.gamma if argv[0] == "dicke" else [str(args.delta)]
+    assert got == [value] or float(got[0]) == float(value)
+    if argv[0] == "kerr":
+        assert args.eps == ["-1:1:3"]
+
+
+def test_negative_rate_is_refused_by_name(tmp_path, capsys):
+    assert _run(["dicke", "--gamma", "-1e-3", "--out", str(tmp_path)]) == 2
+    usage, line = _usage_and_error(capsys)
+    assert usage.startswith("usage: jaxent dicke ")
+    assert line == "jaxent dicke: error: --gamma: values must be >= 0, got [-0.001]"
+
+
+def test_unknown_flag_shows_the_subcommand_usage(tmp_path, capsys):
+    assert _run(["dicke", "--bogus", "3", "--out", str(tmp_path)]) == 2
+    usage, line = _usage_and_error(capsys)
+    assert usage.startswith("usage: jaxent dicke ")
+    assert line == "jaxent dicke: error: unrecognized arguments: --bogus 3"
+
+
+@pytest.mark.parametrize("step", ["0", "-3", "x"])
+def test_nmax_step_must_be_a_positive_integer(tmp_path, capsys, step):
+    assert _run(["kerr", "--nmax-step", step, "--out", str(tmp_path)]) == 2
+    _, line = _usage_and_error(capsys)
+    want = (f"expected an integer, got '{step}'" if step == "x"
+            else f"must be >= 1, got {step}")
+    assert line == f"jaxent kerr: error: argument --nmax-step: {want}"
+
+
+def test_help_shows_defaults(capsys):
+    assert _run(["dicke", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 1e-3)" in text and "(default: 0.5:1.5:200)" in text
+    assert _run(["kerr", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 10:40:7)" in text or "--N" in text
+    assert text.count("(default") >= 8
+
+
+def test_ranges_give_the_decimals_typed():
+    from jaxent.commands._args import parse_values
+
+    vals = parse_values(["0.5:1.3:41"], "eps").tolist()
+    assert vals[35] == 1.2 and vals[5] == 0.6 and vals[-1] == 1.3
+    assert parse_values(["1:2:1"], "x").tolist() == [1.0]
+    assert parse_values(["-1e-3"], "x").tolist() == [-0.001]
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["--T1", "-3"], "--T1: temperatures must be > 0, got -3"),
+    (["--T2", "nan"], "--T2: values must be finite, got ['nan']"),
+    (["--delta-T-low", "3"], "--delta-T-low: T1 = --T-low - Delta T must be > 0, got -1.04"),
+])
+def test_oscillator_temperatures_name_the_flag(tmp_path, capsys, argv, line):
+    assert _run(["oscillators", *argv, "--out", str(tmp_path)]) == 2
+    assert _usage_and_error(capsys)[1] == f"jaxent oscillators: error: {line}"
+
+
+def test_oscillators_compute_only_the_temperatures_asked_for(tmp_path, capsys):
+    from jaxent.io import read_csv
+
+    argv = ["oscillators", "--coupling", "pp", "--lam-over-lamc", "0.3", "0.6", "--T1", "98",
+            "--T2", "98", "--out", str(tmp_path), "--no-progress"]
+    assert _run(argv) == 0
+    data = read_csv(tmp_path / "oscillators.csv")
+    assert set(zip(data["T1"], data["T2"])) == {(98.0, 98.0)}
+    # 2 pumps x 1 pair x 4 methods (local, global, Langevin, Gibbs at T1 = T2), pp only
+    assert "computed 8 points" in capsys.readouterr().out
+
+
+def test_dicke_fit_window_checks_and_fit_quality(tmp_path, capsys):
+    out = str(tmp_path)
+    assert _run(["dicke", "--fit-window", "0.1", "0.001", "--out", out]) == 2
+    assert _usage_and_error(capsys)[1] == (
+        "jaxent dicke: error: --fit-window: needs 0 < LO < HI (a range of |lam - lam_c|/lam_c), "
+        "got 0.1 0.001")
+    # the README example: the exact critical point is skipped with a note, the rest computed
+    argv = ["dicke", "--lam-over-lamc", "0.9:1.1:21", "--gamma", "1e-6", "--out", out,
+            "--no-progress"]
+    with pytest.warns(Warning, match=r"exactly at lambda_c .* skipped"):
+        assert _run(argv) == 0
+    cap = capsys.readouterr()
+    assert "(21 points, 1 flagged; 20 in the figure)" in cap.out
+    slopes = next(ln for ln in cap.out.splitlines() if "slope of log10 Pi_d" in ln)
+    assert slopes.count("+-") == 2 and "rms" in slopes and "local slope" in slopes
+    # fewer than 3 points in the window: says why instead of printing nan
+    assert _run(argv + ["--fit-window", "0.001", "0.015"]) == 0
+    slopes = next(ln for ln in capsys.readouterr().out.splitlines() if "slope of" in ln)
+    assert "no fit (1 point in the window, 3 needed" in slopes
+
+
+def test_dicke_slope_fit_quality_measures():
+    import numpy as np
+
+    from jaxent.plotting.dicke import fit_slope
+
+    x = np.linspace(-3, -1, 9)
+    line = fit_slope(x, 2.0 - 1.0 * x)
+    assert abs(line.slope + 1) < 1e-12 and line.rms < 1e-12 and line.n == 9
+    assert abs(line.local_lo - line.local_hi) < 1e-9
+    curved = fit_slope(x, -0.2 * x**2)  # local slope 1.2 at x = -3 and 0.4 at x = -1
+    assert abs(curved.local_lo - 1.2) < 1e-9 and abs(curved.local_hi - 0.4) < 1e-9
+    assert curved.rms > 1e-2 and curved.stderr > 0
+
+
+def test_chain_with_an_absurd_rate_is_flagged_not_a_crash(tmp_path, capsys):
+    argv = ["chain", "--gamma", "1e300", "--L", "2", "5", "--out", str(tmp_path), "--no-progress"]
+    with pytest.warns(Warning, match="use rates of similar size"):
+        assert _run(argv) == 0
+    cap = capsys.readouterr()
+    assert "max()" not in cap.err + cap.out
+    assert "no figures: every row of this sweep is flagged" in cap.out
+
+
+def test_warnings_are_one_line_without_source(tmp_path):
+    """As a user sees them (a subprocess: pytest records warnings instead of printing them)."""
+    import subprocess
+    import sys
+
+    argv = ["kerr", "--N", "5", "--eps", "1.3", "--nmax", "12", "--out", str(tmp_path),
+            "--no-progress"]
+    proc = subprocess.run([sys.executable, "-m", "jaxent", *argv], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    warn = [ln for ln in err if ln.startswith("jaxent kerr: warning: ")]
+    assert len(warn) == 1 and "raise --nmax above 12" in warn[0], err
+    assert not any("run_sweep(" in ln or ln.startswith("  ") for ln in err), err
+
+
+def test_warning_format_is_restored(tmp_path, capsys):
+    assert _run(["dicke", "--lam-over-lamc", "0.5", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert warnings.formatwarning is _FORMAT
+
+
+def test_kerr_figure_with_one_size_labels_it_once(tmp_path, monkeypatch):
+    import numpy as np
+
+    import jaxent.plotting.kerr as kerr_plot
+
+    figs = []
+
+    def subplots(*args, **kwargs):
+        fig, ax = kerr_plot.subplots.__wrapped__(*args, **kwargs)
+        figs.append(fig)
+        return fig, ax
+
+    subplots.__wrapped__ = kerr_plot.subplots
+    monkeypatch.setattr(kerr_plot, "subplots", subplots)
+    eps = np.linspace(0.5, 1.3, 5)
+    data = {"N": [5.0] * 5, "eps": list(eps), "Pi_U": list(eps), "Pi_d": list(eps**2)}
+    kerr_plot.plot_kerr_fig2(data, tmp_path / "k.png")
+    for ax in figs[0].axes[:2]:  # panels (a), (b)
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["N = 5"]

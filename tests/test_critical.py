@@ -164,22 +164,23 @@ def test_pi_d_peak_matches_dense_scan(kerr_peaks):
     assert pid["success"].all()
     assert np.all(pid["refinement_shift"] < 1e-9) and np.all(pid["step"] < 1e-10)
     nmax = int(pid["nmax"][0])
+    # N traced: one compilation for both sizes
+    f = jax.jit(lambda e, N: jax.lax.map(lambda x: kerr_point(
+        Kerr(eps=x, N=N), nmax, n_terms=1024, check=False)["Pi_d"] / N, e))
     for N in (10.0, 20.0):
         j = list(pid["N"]).index(N)
-        f = jax.jit(lambda e, N=N: jax.lax.map(lambda x: kerr_point(
-            Kerr(eps=x, N=N), nmax, n_terms=1024, check=False)["Pi_d"] / N, e))
-        x_scan = _scan_refine(lambda xs: f(jnp.asarray(xs)), pid["x"][j], 0.1 / N)
+        x_scan = _scan_refine(lambda xs, N=N: f(jnp.asarray(xs), N), pid["x"][j], 0.1 / N)
         assert abs(x_scan - pid["x"][j]) < 1e-6, (N, x_scan, pid["x"][j])
 
 
 def test_susceptibility_peak_matches_dense_scan_and_ness(kerr_peaks):
     chi, pid = kerr_peaks
     assert chi["success"].all()
+    c = jax.jit(jax.vmap(jax.grad(lambda e, N: kerr_exact_moments(Kerr(eps=e, N=N), 1024).n / N),
+                         in_axes=(0, None)))  # N traced: one compilation for both sizes
     for N in (10.0, 20.0):
         j = list(chi["N"]).index(N)
-        c = jax.jit(jax.vmap(jax.grad(lambda e, N=N: kerr_exact_moments(Kerr(eps=e, N=N), 1024).n
-                                      / N)))
-        x_scan = _scan_refine(lambda xs: c(jnp.asarray(xs)), chi["x"][j], 2.0 / N)
+        x_scan = _scan_refine(lambda xs, N=N: c(jnp.asarray(xs), N), chi["x"][j], 2.0 / N)
         assert abs(x_scan - chi["x"][j]) < 1e-6
     # the NESS's own d<n>/d eps (implicit derivative) is the exact susceptibility at the peak
     j = list(chi["N"]).index(10.0)

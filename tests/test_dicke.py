@@ -120,8 +120,8 @@ def test_ness_identity_both_channels(gamma):
     lhs = np.asarray(out["Pi_U"] + out["Pi_d"])
     np.testing.assert_allclose(lhs, out["Phi_q"], rtol=1e-8)
     # Phi_q = 2 kappa <da^dag da> + 2 gamma <db^dag db> [GFL20, Eq. (7)]
-    np.testing.assert_allclose(out["Phi_q"], 2 * K * out["n_a_fluct"] + 2 * gamma * out["n_b_fluct"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(out["Phi_q"],
+                               2 * K * out["n_a_fluct"] + 2 * gamma * out["n_b_fluct"], rtol=1e-12)
     assert np.all(np.asarray(out["Pi_d"]) > 0) and np.all(np.asarray(out["Pi_U"]) > 0)
     # vmap sweep == pointwise evaluation
     p = dicke_point(Dicke(lams[3], gamma=gamma))
@@ -133,8 +133,8 @@ def _pi(lam, key, gamma=1e-3):
 
 
 def test_pi_u_continuous_with_derivative_jump():
-    g = jax.jit(jax.grad(lambda l: _pi(l, "Pi_U")))
-    f = jax.jit(lambda l: _pi(l, "Pi_U"))
+    g = jax.jit(jax.grad(lambda lam: _pi(lam, "Pi_U")))
+    f = jax.jit(lambda lam: _pi(lam, "Pi_U"))
     left, right = float(g(LC * (1 - 1e-9))), float(g(LC * (1 + 1e-9)))
     for eps in (1e-5, 1e-7):  # continuity: the jump shrinks linearly with the gap
         jump = abs(float(f(LC * (1 + eps)) - f(LC * (1 - eps))))
@@ -186,7 +186,7 @@ def test_instability_location_with_paper_gamma():
 
 @pytest.mark.parametrize("r", [0.9, 1.1])
 def test_grad_pi_d_matches_finite_differences(r):
-    f = jax.jit(lambda l: _pi(l, "Pi_d"))
+    f = jax.jit(lambda lm: _pi(lm, "Pi_d"))
     lam = r * LC
     g = jax.grad(f)(lam)
     h = 1e-6 * lam
@@ -255,7 +255,8 @@ def test_cli_writes_csv_figure_and_resumes(tmp_path, capsys):
     i = 0
     lam = data["lam"][i]
     h = 1e-6 * lam
-    fd = (float(_pi(lam + h, "Pi_U", data["gamma"][i])) - float(_pi(lam - h, "Pi_U", data["gamma"][i]))) / (2 * h)
+    gam = data["gamma"][i]
+    fd = (float(_pi(lam + h, "Pi_U", gam)) - float(_pi(lam - h, "Pi_U", gam))) / (2 * h)
     np.testing.assert_allclose(data["dPi_U_dlam"][i], fd, rtol=1e-6)
     assert (out / "dicke_fig3.png").stat().st_size > 10_000
     # resume: nothing recomputed, nothing duplicated
@@ -357,12 +358,12 @@ def test_lam_zero_is_the_vacuum_and_residual_vanishes():
     """At lam = 0 the NESS is the vacuum: Pi_U = Pi_d = Phi_q = 0 and the identity residual is
     0 (a plain /Phi_q gave 0/0 -> -1 there), eagerly and under jit; for small lam the residual
     stays at round-off although the terms themselves are tiny."""
-    for out in (dicke_point(Dicke(0.0)), jax.jit(lambda l: dicke_point(Dicke(l)))(0.0)):
+    for out in (dicke_point(Dicke(0.0)), jax.jit(lambda lam: dicke_point(Dicke(lam)))(0.0)):
         for k in ("Pi_U", "Pi_d", "Phi_q", "n_a_fluct", "n_b_fluct"):
             assert abs(float(out[k])) < 1e-15, k
         assert abs(float(out["ness_identity_residual"])) < 1e-15
         assert float(out["max_re_eig"]) < 0 and float(out["at_critical"]) == 0
-    small = jax.vmap(lambda l: dicke_point(Dicke(l)))(LC * jnp.array([1e-8, 1e-4, 1e-2, 0.5]))
+    small = jax.vmap(lambda lam: dicke_point(Dicke(lam)))(LC * jnp.array([1e-8, 1e-4, 1e-2, 0.5]))
     assert np.all(np.abs(np.asarray(small["ness_identity_residual"])) < 1e-14)
     # where Phi_q >> kappa + gamma it is the relative residual
     big = dicke_point(Dicke(0.99 * LC))

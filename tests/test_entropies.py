@@ -54,7 +54,8 @@ def test_wehrl_and_wigner_match_grid_integration():
         X, P = np.meshgrid(x, x, indexing="ij")
         v = np.stack([X, P], -1)
         inv = np.linalg.inv(cov)
-        f_r = np.exp(-0.5 * np.einsum("...i,ij,...j", v, inv, v)) / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+        f_r = (np.exp(-0.5 * np.einsum("...i,ij,...j", v, inv, v))
+               / (2 * np.pi * np.sqrt(np.linalg.det(cov))))
         f_mu = 2 * f_r
         dA = (x[1] - x[0]) ** 2 / 2
         np.testing.assert_allclose(np.sum(f_mu) * dA, 1.0, rtol=1e-10)
@@ -88,7 +89,8 @@ def test_gradients_finite_at_degenerate_spectra():
 
     g = jax.grad(f)(0.7)
     np.testing.assert_allclose(g, 3 * np.log((0.7 + 1) / 0.7), rtol=1e-10)
-    mi = jax.jit(lambda r: mutual_information(two_mode_squeezed_thermal_covariance(r, 0.2, 0.2), [0], [1]))
+    mi = jax.jit(lambda r: mutual_information(two_mode_squeezed_thermal_covariance(r, 0.2, 0.2),
+                                              [0], [1]))
     h = jax.grad(mi)(0.3)
     e = 1e-6
     fd = (mi(0.3 + e) - mi(0.3 - e)) / (2 * e)

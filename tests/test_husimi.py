@@ -12,7 +12,8 @@ from jaxent.phase_space.husimi import bargmann_points, bargmann_polar, husimi_po
 
 def kerr_ness(N, eps, nmax, kappa=0.5, delta=-2.0, u=1.0):
     a = qutip.destroy(nmax)
-    H = delta * a.dag() * a + u / (2 * N) * a.dag() ** 2 * a**2 + 1j * eps * np.sqrt(N) * (a.dag() - a)
+    H = (delta * a.dag() * a + u / (2 * N) * a.dag() ** 2 * a**2
+         + 1j * eps * np.sqrt(N) * (a.dag() - a))
     return qutip.steadystate(H, [np.sqrt(2 * kappa) * a]).full()
 
 

@@ -306,7 +306,8 @@ def test_entropy_term_gradients_match_finite_differences(N, eps):
         e = np.zeros(4)
         e[j] = h
         vals = {s: np.asarray(f(theta + s * e)) for s in (-3, -2, -1, 1, 2, 3)}
-        fd = (vals[3] - 9 * vals[2] + 45 * vals[1] - 45 * vals[-1] + 9 * vals[-2] - vals[-3]) / (60 * h)
+        fd = ((vals[3] - 9 * vals[2] + 45 * vals[1] - 45 * vals[-1] + 9 * vals[-2] - vals[-3])
+              / (60 * h))
         np.testing.assert_allclose(J[:, j], fd, rtol=2e-7, atol=1e-10,
                                    err_msg=f"d(Pi_d, Pi_U)/d{PARAMS[j]} at N={N}, eps={eps}")
 
@@ -388,7 +389,8 @@ def test_linear_cavity_is_the_coherent_state(u):
     k = np.arange(nmax)
     from scipy.special import gammaln
 
-    logc = k * np.log(abs(alpha)) + 1j * k * np.angle(alpha) - 0.5 * gammaln(k + 1) - abs(alpha) ** 2 / 2
+    logc = (k * np.log(abs(alpha)) + 1j * k * np.angle(alpha) - 0.5 * gammaln(k + 1)
+            - abs(alpha) ** 2 / 2)
     psi = np.exp(logc)
     np.testing.assert_allclose(np.asarray(ss.rho), np.outer(psi, psi.conj()), atol=1e-12 + 10 * u)
     assert not bool(ss.pinned) and bool(ss.resolvable)

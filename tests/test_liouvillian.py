@@ -37,7 +37,8 @@ def test_equals_qutip_kerr():
     H = -2.0 * number(n) + 0.5 / N * ad @ ad @ a @ a + 1j * eps * np.sqrt(N) * (ad - a)
     L = liouvillian(H, [np.sqrt(1.0) * a])
     aq = qt.destroy(n)
-    Hq = -2.0 * aq.dag() * aq + 0.5 / N * aq.dag() ** 2 * aq**2 + 1j * eps * np.sqrt(N) * (aq.dag() - aq)
+    Hq = (-2.0 * aq.dag() * aq + 0.5 / N * aq.dag() ** 2 * aq**2
+          + 1j * eps * np.sqrt(N) * (aq.dag() - aq))
     assert np.abs(np.asarray(L) - qt.liouvillian(Hq, [aq]).full()).max() < 1e-12
 
 

@@ -122,4 +122,5 @@ def test_sign_function_stability_test_agrees_with_eigenvalues():
     np.testing.assert_allclose(lyapunov_steady_state(A, D, stability="sign"),
                                scipy.linalg.solve_continuous_lyapunov(A, -D), rtol=1e-10)
     Au, Du = drift_diffusion(jnp.diag(jnp.array([1.0, -1.0])), 0.1, 0.0)
-    assert np.all(np.isnan(jax.jit(lambda a, d: lyapunov_steady_state(a, d, stability="sign"))(Au, Du)))
+    solve = jax.jit(lambda a, d: lyapunov_steady_state(a, d, stability="sign"))
+    assert np.all(np.isnan(solve(Au, Du)))

@@ -58,7 +58,8 @@ def test_general_channel_against_fock_space():
     A, D = drift_diffusion_from_jumps(G, c[None, :])
     # a centred Gaussian-ish initial state: a thermal state with small occupations
     rho = qutip.tensor(qutip.thermal_dm(nmax, 0.2), qutip.thermal_dm(nmax, 0.1))
-    drho = -1j * (H * rho - rho * H) + L * rho * L.dag() - 0.5 * (L.dag() * L * rho + rho * L.dag() * L)
+    drho = (-1j * (H * rho - rho * H) + L * rho * L.dag()
+            - 0.5 * (L.dag() * L * rho + rho * L.dag() * L))
     sig = np.array([[qutip.expect((x * y + y * x) / 2, rho) for y in quads] for x in quads]).real
     dsig = np.array([[qutip.expect((x * y + y * x) / 2, drho) for y in quads] for x in quads]).real
     np.testing.assert_allclose(A @ sig + sig @ A.T + D, dsig, atol=1e-9)
@@ -76,7 +77,8 @@ def test_global_equals_gibbs_at_equal_temperature(coupling, r):
 
 
 def test_global_mode_occupations_weighted_by_baths():
-    """Out of equilibrium each normal mode is thermal with N_k = sum_j w_jk N(w_k,T_j)/sum_j w_jk."""
+    """Out of equilibrium each normal mode is thermal with
+    N_k = sum_j w_jk N(w_k,T_j)/sum_j w_jk."""
     G = oscillator_hamiltonian(5.0, 2.0, 0.8 * np.sqrt(10.0), "rw")
     omega, S = williamson(G)
     T = np.array([50.0, 120.0])
@@ -92,7 +94,8 @@ def test_global_mode_occupations_weighted_by_baths():
 def test_local_is_thermal_without_coupling_and_errors():
     G = oscillator_hamiltonian(5.0, 2.0, 0.0, "pp")
     sigma = lyapunov_steady_state(*local_drift_diffusion(G, 1e-3, [3.0, 7.0]))
-    np.testing.assert_allclose(np.diag(sigma), [0.5 / np.tanh(5 / 6)] * 2 + [0.5 / np.tanh(2 / 14)] * 2,
+    np.testing.assert_allclose(np.diag(sigma),
+                               [0.5 / np.tanh(5 / 6)] * 2 + [0.5 / np.tanh(2 / 14)] * 2,
                                rtol=1e-12)
     with pytest.raises(ValueError, match="T"):
         local_drift_diffusion(G, 1e-3, [0.0, 1.0])

@@ -118,7 +118,8 @@ def test_cli_writes_csv_and_figures(tmp_path, capsys):
     data = read_csv(out / "oscillators.csv")
     for col in ("coupling", "lam_over_lamc", "T1", "T2", "method", "n1", "n2", "mutual_info"):
         assert col in data
-    rows = list(zip(data["coupling"], data["lam_over_lamc"], data["T1"], data["T2"], data["method"]))
+    rows = list(zip(data["coupling"], data["lam_over_lamc"], data["T1"], data["T2"],
+                    data["method"]))
     assert ("pp", 0.9, 98.0, 98.0, "gibbs") in rows
     assert not any(meth == "gibbs" and t1 != t2 for _, _, t1, t2, meth in rows)
     assert (out / "oscillators_fig2.png").exists()

@@ -222,7 +222,8 @@ def test_one_mode_wehrl_closed_forms_match_husimi_grid_code():
     x, p = (a + a.dag()) / np.sqrt(2), (a - a.dag()) / (1j * np.sqrt(2))
     r = [x, p]
     m = np.array([qt.expect(o, rho) for o in r]).real
-    sigma = np.array([[0.5 * qt.expect(u * v + v * u, rho) for v in r] for u in r]).real - np.outer(m, m)
+    sigma = (np.array([[0.5 * qt.expect(u * v + v * u, rho) for v in r] for u in r]).real
+             - np.outer(m, m))
     G = quadratic_hamiltonian_matrix(np.array([[delta]]), np.array([[g]]))
     np.testing.assert_allclose(wehrl_pi_d_per_channel(sigma, kappa)[0], terms.Pi_d, rtol=1e-8)
     np.testing.assert_allclose(wehrl_pi_u(sigma, G), terms.Pi_U, rtol=1e-8)

@@ -211,7 +211,8 @@ def test_implicit_gradients_match_finite_differences(kind):
     h = 1e-3
     for i in range(5):
         e = jnp.zeros(5).at[i].set(h)
-        fd = (-f(theta0 + 2 * e) + 8 * f(theta0 + e) - 8 * f(theta0 - e) + f(theta0 - 2 * e)) / (12 * h)
+        fd = ((-f(theta0 + 2 * e) + 8 * f(theta0 + e) - 8 * f(theta0 - e) + f(theta0 - 2 * e))
+              / (12 * h))
         # stencil error O(h^4 f^(5)) ~ 1e-12 relative here; rounding ~ 1e-13 / h
         assert abs(gf[i] - fd) < 1e-8 * max(1.0, abs(fd)), (i, gf[i], fd)
     np.testing.assert_allclose(gr, gf, rtol=1e-11, atol=1e-13)

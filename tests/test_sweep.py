@@ -119,7 +119,7 @@ def test_cut_row_and_flagged_rows_are_recomputed(tmp_path):
     assert len(data["eps"]) == 2 and all(f == "" for f in data["flags"])
     with open(out) as fh:  # compacted: one row per key, every line complete
         lines = fh.read().splitlines()
-    assert len(lines) == 3 and all(len(l.split(",")) == len(lines[0].split(",")) for l in lines)
+    assert len(lines) == 3 and all(len(ln.split(",")) == len(lines[0].split(",")) for ln in lines)
 
 
 def test_cli_writes_csv_and_figure(tmp_path, capsys):
@@ -131,7 +131,7 @@ def test_cli_writes_csv_and_figure(tmp_path, capsys):
     assert set(data["nmax"]) == {80.0}  # both sizes rounded up to one shared truncation
     assert (out / "kerr_fig2.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
-    assert "eps at max Pi_d/N" in printed and "1 compilations" in printed
+    assert "eps at max Pi_d/N" in printed and "1 compilation," in printed
     for bad in (["--eps", "1:2:x"], ["--nmax-step", "0"], ["--nmax-step", "-40"],
                 ["--nmax", "1"], ["--grad", "omega"]):
         with pytest.raises(SystemExit) as exc:

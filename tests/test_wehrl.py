@@ -51,7 +51,8 @@ def lindblad_rhs(rho, H, kappa):
     """L rho = -i[H, rho] + 2 kappa (a rho a^dag - {a^dag a, rho}/2), in plain numpy."""
     a = qutip.destroy(rho.shape[0]).full()
     n = a.conj().T @ a
-    return -1j * (H @ rho - rho @ H) + 2 * kappa * (a @ rho @ a.conj().T - 0.5 * (n @ rho + rho @ n))
+    return (-1j * (H @ rho - rho @ H)
+            + 2 * kappa * (a @ rho @ a.conj().T - 0.5 * (n @ rho + rho @ n)))
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +61,9 @@ def grid40():
 
 
 def test_coherent_state_closed_forms(grid40):
-    # Q = e^{-|mu-b|^2}/pi: S = ln(pi) + <|mu-b|^2> = 1 + ln(pi). J = kappa <mu|a rho|mu>/pi = kappa b Q,
-    # so Pi_J = 2 kappa |b|^2 int Q = 2 kappa |b|^2 = Phi, and J - kappa<a>Q = 0 gives Pi_d = 0.
+    # Q = e^{-|mu-b|^2}/pi: S = ln(pi) + <|mu-b|^2> = 1 + ln(pi).
+    # J = kappa <mu|a rho|mu>/pi = kappa b Q, so Pi_J = 2 kappa |b|^2 int Q = 2 kappa |b|^2 = Phi,
+    # and J - kappa<a>Q = 0 gives Pi_d = 0.
     beta = 1.3 + 0.7j
     psi = coherent_state(beta, 40, normalize=True)
     rho = jnp.outer(psi, psi.conj())
@@ -81,7 +83,8 @@ def test_thermal_state_closed_forms(nbar, grid40):
     # Pi_J = 2 kappa (nbar/(nbar+1))^2 <|mu|^2>_Q = 2 kappa nbar^2/(nbar+1);
     # Phi = 2 kappa nbar  =>  Pi_J - Phi = -2 kappa nbar/(nbar+1).
     p = (nbar / (nbar + 1)) ** np.arange(40)
-    p /= p.sum()  # truncation at 40 levels leaves (nbar/(nbar+1))^40 < 1e-7 for nbar = 2; renormalised
+    # truncation at 40 levels leaves (nbar/(nbar+1))^40 < 1e-7 for nbar = 2; renormalised
+    p /= p.sum()
     rho = np.diag(p)
     nb = float(np.dot(np.arange(40), p))  # <n> of the truncated state
     t = photon_loss_terms(rho, np.zeros((40, 40)), KAPPA, grid40)
@@ -96,7 +99,8 @@ def test_thermal_state_closed_forms(nbar, grid40):
 
 @pytest.mark.parametrize("n", [0, 1, 4])
 def test_fock_state_wehrl_entropy(n, grid40):
-    # Q = e^{-r^2} r^{2n}/(pi n!), so S = <r^2> - n <ln r^2> + ln(pi n!) = n + 1 - n psi(n+1) + ln(pi n!).
+    # Q = e^{-r^2} r^{2n}/(pi n!),
+    # so S = <r^2> - n <ln r^2> + ln(pi n!) = n + 1 - n psi(n+1) + ln(pi n!).
     rho = np.zeros((40, 40))
     rho[n, n] = 1.0
     S = float(wehrl_entropy(husimi_polar(rho, grid40), grid40))
@@ -248,7 +252,8 @@ def test_non_positive_rho_rejected_eager_and_jit():
     H = jnp.zeros((20, 20))
     bad = _non_psd()
     assert abs(float(jnp.trace(bad).real) - 1) < 1e-15
-    with pytest.raises(ValueError, match=r"^rho: not positive semidefinite \(smallest eigenvalue -0\.3"):
+    with pytest.raises(ValueError,
+                       match=r"^rho: not positive semidefinite \(smallest eigenvalue -0\.3"):
         photon_loss_terms(bad, H, KAPPA, g)
     with pytest.raises(RUNTIME_ERRORS, match="rho: not positive semidefinite"):
         jax.block_until_ready(jax.jit(lambda r: photon_loss_terms(r, H, KAPPA, g).Pi_d)(bad))
@@ -321,7 +326,8 @@ def test_valid_state_same_numbers_under_jit_vmap_grad():
     eager = photon_loss_terms(rho, H, KAPPA, g)
     unchecked = photon_loss_terms(rho, H, KAPPA, g, check=False)
     jitted = jax.jit(lambda r, h, k: photon_loss_terms(r, h, k, g))(rho, H, KAPPA)
-    vm = jax.vmap(photon_loss_terms, in_axes=(0, None, None, None))(jnp.stack([rho, rho]), H, KAPPA, g)
+    vm = jax.vmap(photon_loss_terms, in_axes=(0, None, None, None))(jnp.stack([rho, rho]), H,
+                                                                    KAPPA, g)
     vk = jax.jit(jax.vmap(lambda k: photon_loss_terms(rho, H, k, g)))(jnp.array([KAPPA, 2 * KAPPA]))
     for n in names:
         ref = float(getattr(eager, n))

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
+
+
+def decimal_range(start: str, stop: str, count: int) -> list[float]:
+    """``count`` equally spaced values from ``start`` to ``stop`` inclusive, computed in decimal
+    arithmetic, so ``0.5:1.3:5`` gives exactly the decimals 0.5, 0.7, 0.9, 1.1, 1.3 (float
+    ``linspace`` gives ``0.7000000000000001``-style values that then appear in the CSV).
+    """
+    try:
+        a, b = Decimal(start), Decimal(stop)
+    except InvalidOperation:
+        raise ValueError("start and stop must be numbers") from None
+    if count == 1:
+        return [float(a)]
+    step = (b - a) / (count - 1)
+    return [float(a + i * step) for i in range(count - 1)] + [float(b)]
 
 
 def parse_values(tokens: list[str], name: str) -> np.ndarray:
@@ -20,10 +36,10 @@ def parse_values(tokens: list[str], name: str) -> np.ndarray:
             if len(parts) == 1:
                 out.append(float(parts[0]))
             elif len(parts) == 3:
-                start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+                count = int(parts[2])
                 if count < 1:
                     raise ValueError("count must be >= 1")
-                out.extend(np.linspace(start, stop, count).tolist())
+                out.extend(decimal_range(parts[0].strip(), parts[1].strip(), count))
             else:
                 raise ValueError("expected a number or start:stop:count")
         except ValueError as exc:
@@ -59,15 +75,15 @@ def add_sweep_arguments(parser: argparse.ArgumentParser, params: list[str], chun
 
 
 def positive_int(name: str):
-    """argparse ``type=`` for an integer >= 1 whose error names the flag."""
+    """argparse ``type=`` for an integer >= 1 (argparse's error names the flag)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"--{name}: expected an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < 1:
-            raise argparse.ArgumentTypeError(f"--{name}: must be >= 1, got {value}")
+            raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
         return value
 
     return parse
@@ -76,6 +92,11 @@ def positive_int(name: str):
 def report_sweep(result, what: str) -> None:
     """One line on what a sweep did: points computed, skipped (already in the file), flagged,
     compilations and wall time."""
-    print(f"{what}: computed {result.computed} points ({result.skipped} already in "
-          f"{result.path}), {result.flagged} flagged, {result.compilations} compilations, "
-          f"{result.seconds:.1f} s")
+    print(f"{what}: computed {plural(result.computed, 'point')} ({result.skipped} already in "
+          f"{result.path}), {result.flagged} flagged, "
+          f"{plural(result.compilations, 'compilation')}, {result.seconds:.1f} s")
+
+
+def plural(n: int, word: str) -> str:
+    """``1 point``, ``2 points``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

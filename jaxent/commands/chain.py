@@ -49,6 +49,10 @@ def _parse_sizes(tokens) -> np.ndarray:
     return np.unique(L.astype(int))
 
 
+def _digits(x) -> float:
+    return float(f"{float(x):.12g}")
+
+
 def run(args: argparse.Namespace) -> None:
     from jaxent.io import read_csv
     from jaxent.studies.chain import CHAIN_DIAGNOSTICS, chain_sweep
@@ -63,18 +67,23 @@ def run(args: argparse.Namespace) -> None:
                          recompute_flagged=args.recompute_flagged, progress=not args.no_progress)
     data = read_csv(csv_path, key=CHAIN_KEY)
     # the file may hold other sweeps (resume is by full key): keep this one's points
-    want = {k: set(np.round(v, 12).tolist()) for k, v in vals.items()}
-    want["L"] = set(L_values.tolist())
+    # (12 significant digits, not decimals: np.round(1e300, 12) overflows to inf)
+    want = {k: {_digits(x) for x in v} for k, v in vals.items()}
+    want["L"] = {_digits(x) for x in L_values}
     keep = [i for i in range(len(data["L"]))
-            if all(round(float(data[k][i]), 12) in want[k] for k in CHAIN_KEY)]
+            if all(_digits(data[k][i]) in want[k] for k in CHAIN_KEY)]
     data = {k: [v[i] for i in keep] for k, v in data.items()}
     flagged = sum(1 for f in data["flags"] if f)
     print(f"wrote {result.computed} new rows to {csv_path} ({len(keep)} rows for these flags, "
           f"{flagged} flagged)")
     for k in CHAIN_DIAGNOSTICS[::-1]:
-        print(f"max {k}: {max(data[k]):.2e}")
+        vals_k = np.asarray(data[k], float)  # NaN propagates: a failed row is not hidden
+        print(f"max {k}: {vals_k.max():.2e}" if vals_k.size else f"max {k}: no rows")
     report_sweep(result, "chain")
     if args.no_figures:
+        return
+    if flagged == len(keep):
+        print("no figures: every row of this sweep is flagged (see the warnings)")
         return
     from jaxent.plotting.chain import plot_chain_fig2, plot_chain_fig3
 
@@ -82,7 +91,8 @@ def run(args: argparse.Namespace) -> None:
                          nL=float(vals["nL"][0]))
     f3, fits = plot_chain_fig3(data, os.path.join(args.out, "chain_fig3.png"),
                                extend_to=args.extend_to)
-    print(f"figures: {f2}, {f3}")
+    print(f"figures: {f2} (MSCPL19 Fig. 2 at its caption's gamma, Gamma, lambda; --n1/--nL "
+          f"apply), {f3} (this sweep)")
     for fit in fits:
         msg = (f"gamma={fit['gamma']:g} Gamma={fit['Gamma']:g} lam={fit['lam']:g} "
                f"n1={fit['n1']:g} nL={fit['nL']:g}:")

@@ -2,8 +2,9 @@
 
 ``--model kerr``: the pumps eps*(N) of the maximum of Pi_d/N (Newton through the NESS), of
 the susceptibility d(n/N)/d eps (exact moments, also at N in the thousands) and of the minimum of
-the Liouvillian gap (shift-invert Arnoldi), each extrapolated to eps_c with an error bar. ``--model dicke``: lambda_c from the divergence of Pi_d as the
-stabilising loss gamma -> 0, and the exponent of that divergence.
+the Liouvillian gap (shift-invert Arnoldi), each extrapolated to eps_c with an error bar.
+``--model dicke``: lambda_c from the divergence of Pi_d as the stabilising loss gamma -> 0, and
+the exponent of that divergence.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ DEFAULT_N = ["10:40:7"]
 
 
 #: Ctrl-C message (:func:`jaxent.cli.main`): the results are written at the end, atomically.
-INTERRUPTED = ("critical.csv is written only when a run completes (atomically), so the previous file, "
-               "if any, is unchanged; re-run the command")
+INTERRUPTED = ("critical.csv is written only when a run completes (atomically), so the previous "
+               "file, if any, is unchanged; re-run the command")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("critical", help="critical points and exponents (Kerr eps_c, Dicke lambda_c)",
-                       description=__doc__)
+    p = sub.add_parser("critical", description=__doc__,
+                       help="critical points and exponents (Kerr eps_c, Dicke lambda_c)")
     p.add_argument("--model", required=True, choices=["kerr", "dicke"], help="which model")
     add_values_argument(p, "N", DEFAULT_N, "Kerr: NESS sizes for eps*(N) (at least 3)")
     add_values_argument(p, "large-N", ["40", "80", "160", "320", "640", "1280", "2560"],
@@ -44,7 +45,8 @@ def add_parser(sub) -> None:
                         "Dicke: stabilising losses for the gamma -> 0 limit")
     p.add_argument("--omega0", type=float, default=0.005, help="Dicke spin frequency")
     p.add_argument("--omega", type=float, default=0.01, help="Dicke cavity frequency")
-    p.add_argument("--out", required=True, help="output directory (critical.csv, critical_<model>.png)")
+    p.add_argument("--out", required=True,
+                   help="output directory (critical.csv, critical_<model>.png)")
 
 
 def _write_csv(path: str, rows: list[dict]) -> None:
@@ -124,7 +126,8 @@ def run(args: argparse.Namespace) -> None:
     if args.model == "kerr":
         print("definition               eps_c (N -> inf)       stderr    order  jackknife inside")
         for name, e in res["fits"].items():
-            print(f"{name:24s} {e.value:<22.9f} {e.stderr:<9.1e} {e.order:<6d} {e.jackknife_inside}")
+            print(f"{name:24s} {e.value:<22.9f} {e.stderr:<9.1e} {e.order:<6d} "
+                  f"{e.jackknife_inside}")
         print("all definitions agree within their error bars:", res["consistent"])
         few = min((len(e.N) for e in res["fits"].values()), default=0)
         if few < 4:

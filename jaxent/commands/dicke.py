@@ -20,6 +20,7 @@ from jaxent.commands._args import (
     add_sweep_arguments,
     add_values_argument,
     parse_values,
+    plural,
     report_sweep,
 )
 
@@ -64,6 +65,10 @@ def run(args: argparse.Namespace) -> None:
     _validate("omega", grids["omega"], positive=True)
     _validate("kappa", grids["kappa"])
     _validate("gamma", grids["gamma"])
+    lo, hi = args.fit_window
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise argparse.ArgumentTypeError(
+            f"--fit-window: needs 0 < LO < HI (a range of |lam - lam_c|/lam_c), got {lo:g} {hi:g}")
     os.makedirs(args.out, exist_ok=True)
     csv_path = os.path.join(args.out, "dicke.csv")
     result = dicke_sweep(ratios, csv_path, chunk=args.chunk, grad=args.grad,
@@ -82,14 +87,13 @@ def run(args: argparse.Namespace) -> None:
         fig, fits = "no figure (no row with finite values)", {}
     flagged = sum(1 for f in data["flags"] if f)
     resid = np.abs(np.asarray(fig_data["ness_identity_residual"], dtype=float))
-    print(f"wrote {csv_path} ({n_all} points, {flagged} flagged; {len(keep)} in the figure) "
-          f"and {fig}")
+    print(f"wrote {csv_path} ({plural(n_all, 'point')}, {flagged} flagged; {len(keep)} in the "
+          f"figure) and {fig}")
     if resid.size:
         print(f"max |Pi_U + Pi_d - Phi_q| / Phi_q over the figure's rows: {resid.max():.2e}")
     for (w0, w, k, g), (left, right) in fits.items():
         lc = float(dicke_critical_coupling(w0, w, k))
         print(f"omega0={w0:g} omega={w:g} kappa={k:g} gamma={g:g}: lambda_c={lc:.10g}; slope of "
-              f"log10 Pi_d vs log10|lam - lam_c| for |lam - lam_c|/lam_c in "
-              f"[{args.fit_window[0]:g}, {args.fit_window[1]:g}]: below {left:.4f}, "
-              f"above {right:.4f}")
+              f"log10 Pi_d vs log10|lam - lam_c| for |lam - lam_c|/lam_c in [{lo:g}, {hi:g}]: "
+              f"below {left.describe()}, above {right.describe()}")
     report_sweep(result, "dicke")

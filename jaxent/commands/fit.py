@@ -65,9 +65,9 @@ def run(args: argparse.Namespace) -> None:
     os.makedirs(args.out, exist_ok=True)
     csv_path = write_fit_csv(fit, os.path.join(args.out, "fit.csv"))
     png = plot_fit(fit, data, os.path.join(args.out, "fit.png"))
-    M, O = fit.data.shape
-    print(f"fit of N={fit.N:g} to {M} pumps x {O} observables ({', '.join(fit.observables)}), "
-          f"nmax={fit.nmax}")
+    n_pumps, n_obs = fit.data.shape
+    print(f"fit of N={fit.N:g} to {n_pumps} pumps x {n_obs} observables "
+          f"({', '.join(fit.observables)}), nmax={fit.nmax}")
     print(f"{'param':<8} {'value':>14} {'stderr':>12}")
     for p, v, s in zip(fit.params, fit.value, fit.stderr):
         print(f"{p:<8} {v:>14.8g} {s:>12.3g}")

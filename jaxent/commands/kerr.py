@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
     p.add_argument("--kappa", type=float, default=0.5, help="loss rate, 2 kappa D[a] (default 0.5)")
     p.add_argument("--delta", type=float, default=-2.0, help="detuning Delta (default -2)")
     p.add_argument("--u", type=float, default=1.0, help="Kerr nonlinearity u (default 1)")
-    p.add_argument("--eps-c", type=float, default=0.933, help="eps_c for the collapse (default 0.933)")
+    p.add_argument("--eps-c", type=float, default=0.933,
+                   help="eps_c for the collapse (default 0.933)")
     p.add_argument("--nmax", type=positive_int("nmax"), default=None,
                    help="Fock truncation for every point (default: chosen per size from a "
                         "rigorous tail bound on the exact moments)")
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> None:
     data = read_csv(csv_path, key=KERR_KEY)
     # The file may hold earlier sweeps at other parameters (resume is by full key): plot these.
     keep = [i for i in range(len(data["N"]))
-            if (data["kappa"][i], data["delta"][i], data["u"][i]) == (args.kappa, args.delta, args.u)]
+            if (data["kappa"][i], data["delta"][i], data["u"][i])
+            == (args.kappa, args.delta, args.u)]
     data = {k: [v[i] for i in keep] for k, v in data.items()}
     fig = plot_kerr_fig2(data, os.path.join(args.out, "kerr_fig2.png"), eps_c=args.eps_c)
     report_sweep(result, "kerr")

@@ -52,7 +52,8 @@ def parse_times(text: str) -> tuple[np.ndarray | None, int | None]:
             try:
                 count = int(text.split(":", 1)[1])
             except ValueError:
-                raise argparse.ArgumentTypeError(f"--t: cannot parse {text!r} (auto:COUNT)") from None
+                raise argparse.ArgumentTypeError(
+                    f"--t: cannot parse {text!r} (auto:COUNT)") from None
         if count < 3:
             raise argparse.ArgumentTypeError(f"--t: auto needs at least 3 save times, got {count}")
         return None, count
@@ -60,7 +61,8 @@ def parse_times(text: str) -> tuple[np.ndarray | None, int | None]:
     if np.any(ts < 0):
         raise argparse.ArgumentTypeError(f"--t: save times must be >= 0, got {text!r}")
     if np.any(np.diff(ts) <= 0):
-        raise argparse.ArgumentTypeError(f"--t: save times must be strictly increasing, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--t: save times must be strictly increasing, got {text!r}")
     return ts, None
 
 
@@ -86,7 +88,8 @@ def run(args: argparse.Namespace) -> None:
                           progress=not args.no_progress)
     data = read_csv(csv_path, key=list(QUENCH_PARAMS) + ["t"])
     keep = [i for i in range(len(data["N"]))
-            if (data["kappa"][i], data["delta"][i], data["u"][i]) == (args.kappa, args.delta, args.u)
+            if (data["kappa"][i], data["delta"][i], data["u"][i])
+            == (args.kappa, args.delta, args.u)
             and data["N"][i] in N_values and data["eps_i"][i] in eps_i
             and data["eps_f"][i] in eps_f]
     data = {k: [v[i] for i in keep] for k, v in data.items()}

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> None:
                             progress=not args.no_progress)
     data = read_csv(csv_path, key=list(SPECTRUM_KEY))
     keep = [i for i in range(len(data["N"]))
-            if (data["kappa"][i], data["delta"][i], data["u"][i]) == (args.kappa, args.delta, args.u)
+            if (data["kappa"][i], data["delta"][i], data["u"][i])
+            == (args.kappa, args.delta, args.u)
             and data["N"][i] in N_values and data["eps"][i] in eps]
     data = {k: [v[i] for i in keep] for k, v in data.items()}
     window = mean_field_bistability(args.kappa, args.delta, args.u)

@@ -52,12 +52,14 @@ from jax.typing import ArrayLike
 
 from jaxent.fock.operators import destroy
 from jaxent.gaussian.entropies import von_neumann_entropy
+from jaxent.interop import as_operator
 
 __all__ = ["von_neumann_entropy_state", "gaussian_covariance", "non_gaussianity"]
 
 
 def _hermitian_state(rho: ArrayLike) -> Array:
     """Shape check (static, so it also runs on tracers) and the Hermitian part as complex128."""
+    rho = as_operator(rho, "rho", single_mode=True)
     shape = tuple(jnp.shape(rho))
     if len(shape) != 2 or shape[0] != shape[1]:
         raise ValueError(f"rho: must be a square (nmax, nmax) matrix, got shape {shape}; "

@@ -7,7 +7,8 @@ $Q = \langle\mu|\rho|\mu\rangle/\pi$, Wehrl entropy $S = -\int d^2\mu\, Q\ln Q$.
 $dS/dt = \Pi_U + \Pi_J - \Phi$ with
 
 - $\Phi = 2\kappa\langle a^\dagger a\rangle$ [GFL20, Eq. (5)],
-  $\Phi_q = 2\kappa\langle\delta a^\dagger\delta a\rangle$, $\delta a = a - \langle a\rangle$ [Eq. (7)];
+  $\Phi_q = 2\kappa\langle\delta a^\dagger\delta a\rangle$, $\delta a = a - \langle a\rangle$
+  [Eq. (7)];
 - current $J = \kappa(\mu Q + \partial_{\bar\mu}Q) = \kappa\langle\mu|a\rho|\mu\rangle/\pi$ by the
   Bargmann identity $\partial_{\bar\mu}Q = -\mu Q + \langle\mu|a\rho|\mu\rangle/\pi$
   [GFL20, Eq. (B3); GFL-quench, Eq. (B4)], so no finite differences are needed.
@@ -27,7 +28,8 @@ Numerics: every field on the grid is a Bargmann transform computed by
 :func:`~jaxent.phase_space.husimi.bargmann_polar` (FFT over $m - n$). Ratios
 $|J|^2/Q$ are evaluated as ${\rm min}(|\langle\mu|a\rho|\mu\rangle|^2/(\pi^2 Q),\
 \langle\mu|a\rho a^\dagger|\mu\rangle/\pi)$: the bound is the Cauchy-Schwarz inequality
-$|\langle\mu|a\rho|\mu\rangle|^2 \le \langle\mu|\rho|\mu\rangle\langle\mu|a\rho a^\dagger|\mu\rangle$,
+$|\langle\mu|a\rho|\mu\rangle|^2 \le
+\langle\mu|\rho|\mu\rangle\langle\mu|a\rho a^\dagger|\mu\rangle$,
 so the clamp is exact in exact arithmetic and only acts where $Q$ is at the rounding level
 (far tails), where it prevents $0/0$ and noise/noise blow-ups. $Q\ln Q \to 0$ where $Q$
 underflows. No NaN can appear for finite input.
@@ -42,6 +44,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from jaxent._validation import is_concrete as _is_concrete
 from jaxent.fock.operators import destroy
@@ -124,15 +127,15 @@ def _check_kappa_type(kappa):
     """Static check (no JAX op, so it also runs on tracers): ``kappa`` is a real scalar."""
     if isinstance(kappa, (bool, np.bool_)):
         raise ValueError(f"kappa: must be a real number (the loss rate), got the bool {kappa!r}")
-    if isinstance(kappa, (jax.Array, jax.core.Tracer, np.ndarray, np.generic)):
+    if isinstance(kappa, (jax.Array, Tracer, np.ndarray, np.generic)):
         dtype, shape = np.dtype(kappa.dtype), tuple(kappa.shape)
     elif isinstance(kappa, numbers.Real):
         return
     elif isinstance(kappa, numbers.Complex):
         raise ValueError(f"kappa: must be a real number (the loss rate), got the complex {kappa!r}")
     else:
-        raise ValueError(f"kappa: must be a real number (the loss rate), got {type(kappa).__name__} "
-                         f"{kappa!r}")
+        raise ValueError(f"kappa: must be a real number (the loss rate), got "
+                         f"{type(kappa).__name__} {kappa!r}")
     if shape != ():
         raise ValueError(f"kappa: must be a scalar, got shape {shape}; batch with jax.vmap")
     if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
@@ -197,7 +200,8 @@ def _state_messages(v=None):
         f"rho: trace is{val(' {:.10g}', tr) or ' not 1'} (must be 1 within {STATE_TOL:g}); "
         f"{_FIX_STATE}; the entropy terms are not linear in rho",
         f"rho: not positive semidefinite (smallest eigenvalue{val(' {:.3g}', lmin)}"
-        f"{val(', largest {:.3g}', lmax)}; allowed down to -{POSITIVITY_TOL:g} x largest); {_FIX_PSD}",
+        f"{val(', largest {:.3g}', lmax)}; allowed down to -{POSITIVITY_TOL:g} x largest); "
+        f"{_FIX_PSD}",
     ]
 
 
@@ -280,7 +284,8 @@ def _photon_loss_terms(rho, H, kappa, grid: PolarGrid) -> PhotonLossTerms:
     dS_dissip = -grid.integrate(QD * lnQ)
     Phi = 2.0 * kappa * n_ph
     return PhotonLossTerms(
-        S_wehrl=S, Phi=Phi, Phi_q=2.0 * kappa * (n_ph - abs_alpha2), Pi_ext=2.0 * kappa * abs_alpha2,
+        S_wehrl=S, Phi=Phi, Phi_q=2.0 * kappa * (n_ph - abs_alpha2),
+        Pi_ext=2.0 * kappa * abs_alpha2,
         Pi_J=Pi_J, Pi_d=Pi_d, Pi_U=Pi_U, dS_dt=Pi_U + dS_dissip, alpha=alpha, n_photons=n_ph,
         norm_error=jnp.abs(grid.integrate(Q) - jnp.trace(rho).real),
         edge_mass=jnp.dot(jnp.diagonal(rho).real, grid.fock_tail),
@@ -327,7 +332,8 @@ def photon_loss_terms(rho, H, kappa, grid: PolarGrid, *, check: bool = True,
     return terms
 
 
-def check_terms(terms: PhotonLossTerms, tol: float = DIAGNOSTIC_TOL, stacklevel: int = 2) -> list[str]:
+def check_terms(terms: PhotonLossTerms, tol: float = DIAGNOSTIC_TOL,
+                stacklevel: int = 2) -> list[str]:
     """Warn (``UserWarning``) for every grid diagnostic above ``tol`` and return the messages.
 
     Works on a single result or a ``vmap``-ed batch (the worst entry is reported):
@@ -405,5 +411,6 @@ def kerr_unitary_entropy_production(rho, U, grid: PolarGrid):
     # A^2 / Q = (A^2/|A|^2) * (|A|^2/Q), the magnitude clamped as in Pi_J.
     phase2 = jnp.where(nonzero, A**2 / jnp.where(nonzero, absA2, 1.0), 0.0)
     A2_over_Q = phase2 * _ratio(A, Q, B)
-    integrand = jnp.imag(jnp.conj(mu) ** 2 * A2_over_Q) - 2.0 * jnp.abs(mu) ** 2 * jnp.imag(jnp.conj(mu) * A)
+    integrand = (jnp.imag(jnp.conj(mu) ** 2 * A2_over_Q)
+                 - 2.0 * jnp.abs(mu) ** 2 * jnp.imag(jnp.conj(mu) * A))
     return U * grid.integrate(integrand)

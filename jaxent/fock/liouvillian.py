@@ -9,9 +9,10 @@ Rates are absorbed in the collapse operators, e.g. photon loss $2\kappa\mathcal 
 
 **Vectorisation convention** (the same as QuTiP): column stacking,
 $\mathrm{vec}(\rho)_{m + n\,\cdot\,{\rm nmax}} = \rho_{mn}$, so that
-$\mathrm{vec}(A\rho B) = (B^T\otimes A)\,\mathrm{vec}(\rho)$. In JAX: ``vec(rho) = rho.T.reshape(-1)``
-and ``unvec(v) = v.reshape(nmax, nmax).T`` (see :func:`vec`, :func:`unvec`). Dense Liouvillians are
-therefore directly comparable with ``qutip.liouvillian(H, c_ops).full()``.
+$\mathrm{vec}(A\rho B) = (B^T\otimes A)\,\mathrm{vec}(\rho)$. In JAX:
+``vec(rho) = rho.T.reshape(-1)`` and ``unvec(v) = v.reshape(nmax, nmax).T`` (see :func:`vec`,
+:func:`unvec`). Dense Liouvillians are therefore directly comparable with
+``qutip.liouvillian(H, c_ops).full()``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxent._validation import is_concrete as _is_concrete
+from jaxent.interop import as_operator
 
 
 def as_c_ops(c_ops, nmax: int | None = None) -> jnp.ndarray:
@@ -32,7 +34,9 @@ def as_c_ops(c_ops, nmax: int | None = None) -> jnp.ndarray:
     """
     if c_ops is None:
         c_ops = []
+    c_ops = as_operator(c_ops, "c_ops")  # a qutip.Qobj: one jump operator
     if isinstance(c_ops, (list, tuple)):
+        c_ops = [as_operator(c, f"c_ops[{i}]") for i, c in enumerate(c_ops)]
         if len(c_ops) == 0:
             if nmax is None:
                 raise ValueError("c_ops is empty and nmax is unknown")
@@ -40,8 +44,8 @@ def as_c_ops(c_ops, nmax: int | None = None) -> jnp.ndarray:
         shapes = [jnp.shape(c) for c in c_ops]
         for i, s in enumerate(shapes):
             if len(s) != 2 or s[0] != s[1] or (nmax is not None and s[0] != nmax):
-                raise ValueError(
-                    f"c_ops[{i}] must be a square ({nmax}, {nmax}) matrix matching H, got shape {s}")
+                raise ValueError(f"c_ops[{i}] must be a square ({nmax}, {nmax}) matrix matching H, "
+                                 f"got shape {s}")
         C = jnp.stack([jnp.asarray(c, jnp.complex128) for c in c_ops])
     else:
         C = jnp.asarray(c_ops, jnp.complex128)
@@ -56,7 +60,7 @@ def as_c_ops(c_ops, nmax: int | None = None) -> jnp.ndarray:
 def check_hamiltonian(H) -> jnp.ndarray:
     """Return ``H`` as complex128 after checking it is a square 2-D matrix (and Hermitian when
     concrete); raises ``ValueError`` naming ``H`` otherwise."""
-    H = jnp.asarray(H, jnp.complex128)
+    H = jnp.asarray(as_operator(H, "H"), jnp.complex128)
     if H.ndim != 2 or H.shape[0] != H.shape[1]:
         raise ValueError(f"H must be a square (nmax, nmax) matrix, got shape {H.shape}")
     if H.shape[0] < 1:
@@ -106,7 +110,8 @@ def liouvillian(H, c_ops: Sequence | jnp.ndarray = ()) -> jnp.ndarray:
 
 
 def apply_liouvillian(H, c_ops, rho) -> jnp.ndarray:
-    r"""Matrix-free $\mathcal L\rho = -i[H,\rho] + \sum_c (c\rho c^\dagger - \frac12\{c^\dagger c,\rho\})$.
+    r"""Matrix-free action of the Liouvillian on ``rho``:
+    $\mathcal L\rho = -i[H,\rho] + \sum_c (c\rho c^\dagger - \frac12\{c^\dagger c,\rho\})$.
 
     Costs ``O(k nmax^3)`` and no superoperator storage; works for any model.
     ``vec(apply_liouvillian(H, c_ops, rho)) == liouvillian(H, c_ops) @ vec(rho)``. The same
@@ -118,7 +123,7 @@ def apply_liouvillian(H, c_ops, rho) -> jnp.ndarray:
 
     L = DenseLindbladian.from_operators(H, c_ops)
     n = L.dim
-    rho = jnp.asarray(rho, jnp.complex128)
+    rho = jnp.asarray(as_operator(rho, "rho"), jnp.complex128)
     if rho.shape != (n, n):
         raise ValueError(f"rho must have shape ({n}, {n}) matching H, got {rho.shape}")
     return L.mv(rho)

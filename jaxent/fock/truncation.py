@@ -42,7 +42,7 @@ def suggest_nmax(populations, nmax: int | None = None) -> int:
     and never less than ``1.25 nmax``; the result must be re-checked with the tail test.
     """
     p = np.clip(np.real(np.asarray(populations)), 0.0, None)
-    nmax = p.shape[-1] if nmax is None else nmax
+    nmax = int(p.shape[-1]) if nmax is None else nmax
     p = p / max(p.sum(), 1e-300)
     k = np.arange(p.shape[-1])
     mean = float(p @ k)

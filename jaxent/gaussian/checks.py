@@ -19,6 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 __all__ = [
     "is_traced",
@@ -33,7 +34,7 @@ __all__ = [
 
 def is_traced(x) -> bool:
     """True when ``x`` (any pytree) holds a JAX tracer, i.e. its value is unknown in Python."""
-    return any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(x))
+    return any(isinstance(v, Tracer) for v in jax.tree_util.tree_leaves(x))
 
 
 def check_scalar(x, name: str):
@@ -47,7 +48,12 @@ def check_scalar(x, name: str):
 def check_value(x, name: str, ok_np, ok_jnp, what: str):
     if is_traced(x):
         return eqx.error_if(x, ~ok_jnp(x), f"{name}: {what}")
-    v = np.asarray(x, dtype=float)
+    try:
+        if np.iscomplexobj(x):
+            raise TypeError
+        v = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be a real number, got {type(x).__name__} {x!r}") from None
     if not np.all(ok_np(v)):
         shown = v.item() if v.ndim == 0 else v
         raise ValueError(f"{name}: {what}, got {shown}")
@@ -80,4 +86,5 @@ def check_nonzero(x, name: str, what: str = "must be finite and nonzero"):
 def check_interval(x, name: str, what: str | None = None, *, lo: float, hi: float):
     """Reject values outside ``[lo, hi)`` (and NaN)."""
     what = what or f"must lie in [{lo}, {hi})"
-    return check_value(x, name, lambda v: (v >= lo) & (v < hi), lambda v: (v >= lo) & (v < hi), what)
+    return check_value(x, name, lambda v: (v >= lo) & (v < hi),
+                       lambda v: (v >= lo) & (v < hi), what)

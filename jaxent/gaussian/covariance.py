@@ -52,7 +52,10 @@ __all__ = [
 
 
 def symplectic_form(n_modes: int) -> Array:
-    """``Omega = (+)_{j=1}^n [[0, 1], [-1, 0]]``, shape ``(2n, 2n)``: ``[r_i, r_j] = i Omega_ij``."""
+    """``Omega = (+)_{j=1}^n [[0, 1], [-1, 0]]``, shape ``(2n, 2n)``.
+
+    ``[r_i, r_j] = i Omega_ij``.
+    """
     w = jnp.array([[0.0, 1.0], [-1.0, 0.0]])
     return jnp.kron(jnp.eye(n_modes), w)
 
@@ -97,7 +100,10 @@ def drift_diffusion(G: ArrayLike, kappa: ArrayLike, nbar: ArrayLike = 0.0) -> tu
 
 
 def _mode_matrix(n: int) -> np.ndarray:
-    """``P`` with ``a = P r`` (shape ``(n, 2n)``): ``P[j, 2j] = 1/sqrt2``, ``P[j, 2j+1] = i/sqrt2``."""
+    """``P`` with ``a = P r`` (shape ``(n, 2n)``).
+
+    ``P[j, 2j] = 1/sqrt2``, ``P[j, 2j+1] = i/sqrt2``.
+    """
     P = np.zeros((n, 2 * n), dtype=complex)
     idx = np.arange(n)
     P[idx, 2 * idx] = 1 / np.sqrt(2)

@@ -125,7 +125,10 @@ def mutual_information(sigma: ArrayLike, modes_a: Sequence[int], modes_b: Sequen
 
 def wigner_mutual_information(sigma: ArrayLike, modes_a: Sequence[int],
                               modes_b: Sequence[int]) -> Array:
-    """Wigner (= Renyi-2) mutual information ``(1/2) ln(det sigma_A det sigma_B / det sigma_AB)``."""
+    """Wigner (= Renyi-2) mutual information.
+
+    ``(1/2) ln(det sigma_A det sigma_B / det sigma_AB)``.
+    """
     if set(modes_a) & set(modes_b):
         raise ValueError(f"modes_a, modes_b must be disjoint, got {modes_a} and {modes_b}")
     ab = list(modes_a) + list(modes_b)

@@ -142,8 +142,8 @@ def langevin_covariance(G: ArrayLike, gamma: ArrayLike, T: ArrayLike) -> Array:
     for j in range(n):
         Vj = Vinv[:, 2 * j:2 * j + 2]
         W = 2.0 * gamma[j] * (Vj @ blk @ Vj.conj().T)  # V^{-1} K_j V^{-dag}
-        I = thermal_lorentzian_integral(nu[:, None], jnp.conj(nu)[None, :], T[j])
-        sigma = sigma + V @ (W * I) @ V.conj().T
+        Ij = thermal_lorentzian_integral(nu[:, None], jnp.conj(nu)[None, :], T[j])
+        sigma = sigma + V @ (W * Ij) @ V.conj().T
     sigma = jnp.real(sigma)
     return 0.5 * (sigma + sigma.T)
 

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
@@ -81,7 +82,7 @@ def max_real_eigenvalue(A: ArrayLike) -> Array:
     return jnp.max(jnp.real(jnp.linalg.eigvals(jax.lax.stop_gradient(jnp.asarray(A)))))
 
 
-def lyapunov_residual(A: ArrayLike, D: ArrayLike, sigma: ArrayLike) -> Array:
+def lyapunov_residual(A: Array | np.ndarray, D: ArrayLike, sigma: Array | np.ndarray) -> Array:
     """Relative residual ``||A sigma + sigma A^T + D||_F / max(||D||_F, tiny)``."""
     r = A @ sigma + sigma @ A.T + D
     return jnp.linalg.norm(r) / jnp.maximum(jnp.linalg.norm(D), 1e-300)
@@ -255,7 +256,9 @@ def lyapunov_steady_state(A: ArrayLike, D: ArrayLike, method: str = "auto",
 
 
 def evolve_covariance(A: ArrayLike, D: ArrayLike, sigma0: ArrayLike, t: ArrayLike) -> Array:
-    """Covariance at time ``t``: ``sigma(t) = e^{At} sigma0 e^{A^T t} + int_0^t e^{As} D e^{A^T s} ds``.
+    """Covariance at time ``t``.
+
+    ``sigma(t) = e^{At} sigma0 e^{A^T t} + int_0^t e^{As} D e^{A^T s} ds``.
 
     Exact for any ``A`` (stable or not), through Van Loan's block exponential:
     ``exp([[-A, D], [0, A^T]] t) = [[F, G], [0, e^{A^T t}]]`` and the integral equals

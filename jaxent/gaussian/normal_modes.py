@@ -103,9 +103,9 @@ def williamson(G: ArrayLike) -> NormalModes:
     omega = ev[n:]  # eigenvalues are -omega_n..-omega_1, omega_1..omega_n
     u = U[:, n:]
     v, w = jnp.real(u), jnp.imag(u)
-    O = jnp.stack([w, v], axis=-1).reshape(2 * n, 2 * n) * jnp.sqrt(2.0)
+    Orth = jnp.stack([w, v], axis=-1).reshape(2 * n, 2 * n) * jnp.sqrt(2.0)
     # columns alternate w_k, v_k; eigh normalises |u| = 1 so |v| = |w| = 1/sqrt2
-    S = (O.T @ sq) / jnp.sqrt(jnp.repeat(omega, 2))[:, None]
+    S = (Orth.T @ sq) / jnp.sqrt(jnp.repeat(omega, 2))[:, None]
     return NormalModes(omega, S)
 
 
@@ -126,7 +126,10 @@ def check_temperature(T, name: str = "T") -> None:
 
 
 def normal_mode_vectors(S: ArrayLike) -> Array:
-    """Row ``k`` is ``f_k`` with ``c_k = f_k . r`` (``c_k = (x'_k + i p'_k)/sqrt2``), shape ``(n, 2n)``."""
+    """Row ``k`` is ``f_k`` with ``c_k = f_k . r``, shape ``(n, 2n)``.
+
+    ``c_k = (x'_k + i p'_k)/sqrt2``.
+    """
     S = jnp.asarray(S)
     return (S[0::2] + 1j * S[1::2]) / jnp.sqrt(2.0)
 

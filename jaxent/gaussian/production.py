@@ -11,8 +11,9 @@ With ``W_eq = prod_k exp(-|alpha_k|^2/(n_k+1/2)) / (pi (n_k+1/2))`` [MSCPL19, Eq
 
 * flux [MSCPL19, Eq. (20)]: ``Phi_k = gamma_k (<a_k^dag a_k> - n_k) / (n_k + 1/2)`` with
   ``<a^dag a> = tr_k(sigma)/2 - 1/2 + |m_k|^2/2`` (``m``: mean quadratures);
-* production [MSCPL19, Eq. (C2)]: ``Pi_k = Phi_k - gamma_k + gamma_k (n_k + 1/2) [Theta^{-1}]_{kk}``,
-  where the diagonal entry of the inverse complex covariance equals ``tr_k(sigma^{-1})/2``
+* production [MSCPL19, Eq. (C2)]:
+  ``Pi_k = Phi_k - gamma_k + gamma_k (n_k + 1/2) [Theta^{-1}]_{kk}``, where the diagonal entry
+  of the inverse complex covariance equals ``tr_k(sigma^{-1})/2``
   (``Theta^{-1} = T sigma^{-1} T^dag``). Derivation check: ``int W |d_k ln W|^2 d alpha
   = (1/2)(<(d_x ln W)^2> + <(d_p ln W)^2>) = tr_k(sigma^{-1})/2`` for a Gaussian (Fisher
   information), so Eq. (C2) follows from (C1); the mean drops out of the Fisher term.
@@ -71,6 +72,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
@@ -154,7 +156,8 @@ def wigner_unitary_flux(sigma: ArrayLike, G: ArrayLike, nbar: ArrayLike,
     sigma = jnp.asarray(sigma)
     n = sigma.shape[-1] // 2
     nbar = _per_mode(nbar, n)
-    second = sigma if mean is None else sigma + jnp.outer(mean, mean)
+    # (jnp.outer's stub wants an Array second argument; it converts either)
+    second = sigma if mean is None else sigma + jnp.outer(mean, jnp.asarray(mean))
     eq_inv = jnp.diag(jnp.repeat(1.0 / (nbar + 0.5), 2))
     return -jnp.trace(jnp.asarray(G) @ symplectic_form(n) @ eq_inv @ second)
 
@@ -209,7 +212,7 @@ def wehrl_photon_loss_split(sigma: ArrayLike, G: ArrayLike, kappa: ArrayLike) ->
     return WehrlSplit(wehrl_pi_u(sigma, G), wehrl_pi_d(sigma, kappa), wehrl_phi_q(sigma, kappa))
 
 
-def wehrl_entropy_rate(sigma: ArrayLike, A: ArrayLike, D: ArrayLike) -> Array:
+def wehrl_entropy_rate(sigma: ArrayLike, A: Array | np.ndarray, D: ArrayLike) -> Array:
     """``dS_Q/dt = (1/2) tr((sigma + I/2)^{-1} (A sigma + sigma A^T + D))`` (Wehrl entropy
     rate of a Gaussian state under ``d sigma/dt = A sigma + sigma A^T + D``)."""
     sigma = jnp.asarray(sigma)

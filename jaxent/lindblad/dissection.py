@@ -95,7 +95,7 @@ class DissectionPlan:
         pos[self.P * self.P + np.arange(self.n)] = 1 + np.arange(self.n)
         offset = 1 + self.n
         out_idx = np.zeros((self.n, self.n), dtype=np.int64)
-        ring_pos = [None] * len(self.levels)
+        ring_pos: list[tuple[np.ndarray, ...] | None] = [None] * len(self.levels)
         for i in range(len(self.levels) - 1, -1, -1):
             ring_pos[i] = tuple(pos[g.ring] for g in self.levels[i])
             for g in self.levels[i]:
@@ -164,7 +164,6 @@ def dissection_plan(n: int, leaf: int = 4, offsets: tuple[int, ...] = tuple(rang
     if leaf < 1:
         raise ValueError(f"leaf must be >= 1, got {leaf}")
     P = n - 1
-    null = P * P + n
 
     def shrink(b):
         # the bounding box of the box's nodes in the triangle d + k <= n - 1 (None if empty):
@@ -184,7 +183,9 @@ def dissection_plan(n: int, leaf: int = 4, offsets: tuple[int, ...] = tuple(rang
         return (d0, d1, k0, mid), (d0, d1, mid + 1, k1), (d0, d1, mid, mid + 1)
 
     # tree of boxes by depth: (d0, d1, k0, k1), each the bounding box of its triangle nodes
-    depths = [[shrink((1, P + 1, 0, P))]]
+    root = shrink((1, P + 1, 0, P))
+    assert root is not None  # n >= 2: the triangle has nodes
+    depths = [[root]]
     while True:
         boxes = depths[-1]
         if max(max(b[1] - b[0], b[3] - b[2]) for b in boxes) <= leaf:

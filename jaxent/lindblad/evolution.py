@@ -8,8 +8,9 @@ Two methods, one interface (:func:`evolve`):
   below 1e-9. The state is carried as the real pair ``(Re rho, Im rho)``. Observables are
   computed at the save times by ``fn(t, rho)`` (:class:`diffrax.SubSaveAt` with ``fn``), so
   ``rho(t)`` is stored only if ``fn`` returns it (with slow modes, below, the ``T`` states are
-  assembled first, ``O(T n^2)`` memory, so that ``fn`` still runs once per save time). Differentiable with respect to everything in
-  ``L`` and ``rho0`` by diffrax's :class:`~diffrax.RecursiveCheckpointAdjoint`.
+  assembled first, ``O(T n^2)`` memory, so that ``fn`` still runs once per save time).
+  Differentiable with respect to everything in ``L`` and ``rho0`` by diffrax's
+  :class:`~diffrax.RecursiveCheckpointAdjoint`.
   Implicit (stiff) methods do not pay off here: their Newton systems are the ``(2n^2, 2n^2)``
   Jacobian, while the stiffness of a Kerr Liouvillian only costs the explicit pair a step
   ``~ 3/||L||``, and the long times are served by the slow modes below.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any, cast
 
 import diffrax
 import equinox as eqx
@@ -36,6 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxent.fock.truncation import TruncationWarning, tail_population
+from jaxent.interop import as_lindbladian, as_operator
 from jaxent.lindblad.operators import AbstractLindbladian
 from jaxent.lindblad.spectrum import Spectrum
 from jaxent.tolerances import STATE_TOL, TAIL_TOL
@@ -61,7 +64,7 @@ class Trajectory(eqx.Module):
     """
 
     ts: jax.Array
-    ys: object
+    ys: Any  # the pytree that ``fn`` returns, stacked
     trace_error: jax.Array
     hermiticity_error: jax.Array
     tail_population: jax.Array
@@ -102,7 +105,8 @@ def slow_mode_fit(spectrum: Spectrum, delta: jax.Array):
     k = lam.shape[0]
     real = jnp.abs(jnp.imag(lam)) <= 1e-9 * jnp.maximum(jnp.abs(lam), 1e-300)
     # a complex mode is usable only with its partner (conj eigenvalue) among the k
-    close = jnp.abs(lam[:, None] - jnp.conj(lam)[None, :]) <= 1e-7 * jnp.maximum(jnp.abs(lam), 1e-300)[:, None]
+    close = (jnp.abs(lam[:, None] - jnp.conj(lam)[None, :])
+             <= 1e-7 * jnp.maximum(jnp.abs(lam), 1e-300)[:, None])
     paired = jnp.any(close & ~jnp.eye(k, dtype=bool), axis=1)
     use = real | paired
     G = jnp.einsum("iab,jab->ij", jnp.conj(R), R)
@@ -133,8 +137,8 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
     **Returns:** :class:`Trajectory`. jit-, vmap- and grad-able (static: ``fn``, ``method``,
     ``max_steps``; shapes).
     """
-    n = L.dim
-    rho0 = jnp.asarray(rho0, jnp.complex128)
+    n = as_lindbladian(L).dim
+    rho0 = jnp.asarray(as_operator(rho0, "rho0"), jnp.complex128)
     if rho0.shape != (n, n):
         raise ValueError(f"rho0: must be a ({n}, {n}) matrix for this Lindbladian, got shape "
                          f"{rho0.shape}")
@@ -171,7 +175,7 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
         term, _method(method, rtol), 0.0, t1, None, _to_real(rho0), saveat=saveat,
         stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=max_steps,
         throw=False)
-    saved, y1 = sol.ys
+    saved, y1 = cast(tuple, sol.ys)  # diffrax's Optional: never None with a SaveAt
     success = sol.result == diffrax.RESULTS.successful
     num_steps = sol.stats["num_steps"]
     if spectrum is None:
@@ -180,7 +184,7 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
                           tail_population=checks[2], num_steps=num_steps, success=success,
                           t_switch=t_switch, slow_residual=jnp.zeros(()))
     rho1 = _to_complex(y1[0])
-    rho_ss = jnp.asarray(rho_ss, jnp.complex128)
+    rho_ss = jnp.asarray(as_operator(rho_ss, "rho_ss"), jnp.complex128)
     c, resid = slow_mode_fit(spectrum, rho1 - rho_ss)
     resid = jnp.where(t1 < t_end, resid, 0.0)  # no save time needs the slow modes
 

@@ -225,7 +225,6 @@ class BandedLindbladian(AbstractLindbladian):
 
     def stencil(self) -> "StencilLindbladian":
         """This operator as a stencil on the ``(m, n)`` lattice: :class:`StencilLindbladian`."""
-        n = self.dim
         h = self.h_diag.astype(jnp.complex128)
         e = jnp.concatenate([self.h_low, jnp.zeros(1, jnp.complex128)])  # e_k = H[k+1, k]
         e_prev = _shift(e, -1, 0)  # e_{k-1}, zero at k = 0
@@ -294,7 +293,7 @@ class StencilLindbladian(AbstractLindbladian):
         n = self.dim
         w = max(abs(x) for o in self.offsets for x in o)
         p = jnp.pad(jnp.asarray(rho, jnp.complex128), w)
-        out = 0.0
+        out: jax.Array | float = 0.0
         for c, (dm, dn) in zip(self.coefs, self.offsets):
             out = out + c * jax.lax.dynamic_slice(p, (w + dm, w + dn), (n, n))
-        return out
+        return jnp.asarray(out)

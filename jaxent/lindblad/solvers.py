@@ -36,6 +36,7 @@ Solvers:
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -50,7 +51,7 @@ from jaxent.tolerances import EPS64
 
 
 class Pin(eqx.Module):
-    r"""An exactly known moment $\mathrm{tr}(O\rho) = $ ``value`` of a diagonal observable.
+    r"""An exactly known moment, $\mathrm{tr}(O\rho)$ = ``value``, of a diagonal observable.
 
     ``weights``: ``(n,)`` real, the diagonal of ``O`` in the Fock basis (e.g. ``arange(n)`` for
     $a^\dagger a$); ``value``: its exact value (traced, differentiable); ``active``: boolean
@@ -240,7 +241,7 @@ def _gather(arr, idx, valid):
     return jnp.where(jnp.asarray(valid), arr[safe], 0.0)
 
 
-def _coefficients(L: BandedLindbladian, ds: np.ndarray, Q: int):
+def _coefficients(L: BandedLindbladian, ds: np.ndarray, Q: int) -> dict[str, Any]:
     r"""Block coefficients of $C_d x_{d-1} + A_d x_d + B_d x_{d+1}$ for ``d in ds``, padded to
     ``Q``: ``a`` (diagonal of $A_d$), ``jumps`` (band of $A_d$ per jump operator), ``b0, b1``
     ($B_d$ on rows ``k`` and ``k-1``), ``c0, c1`` ($C_d$ on ``k`` and ``k+1``), ``valid``."""
@@ -396,7 +397,8 @@ class BandedElimination(AbstractSolver):
         n = L.dim
         offsets = L.jump_offsets
         bounds = bucket_bounds(n, self.n_buckets)
-        lus, coefs = [None] * len(bounds), [None] * len(bounds)
+        lus: list[tuple[jax.Array, jax.Array] | None] = [None] * len(bounds)
+        coefs: list[dict[str, Any] | None] = [None] * len(bounds)
         R = None
         for g in range(len(bounds) - 1, -1, -1):
             lo, hi = bounds[g]
@@ -476,7 +478,8 @@ class BandedElimination(AbstractSolver):
         out = jnp.diag(y0.astype(jnp.complex128))
         if rows:
             low = jnp.zeros((n, n), jnp.complex128).at[
-                np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(vals), unique_indices=True)
+                np.concatenate(rows), np.concatenate(cols)].set(jnp.concatenate(vals),
+                                                                 unique_indices=True)
             out = out + low + jnp.conj(low).T
         return out, pinned
 
@@ -577,10 +580,10 @@ class NestedDissection(AbstractSolver):
     - ``init``: every front assembles its children's Schur complements and its own matrix
       entries, inverts its separator block $W = F_{EE}^{-1}$ (batched Gauss-Jordan with partial
       pivoting for small fronts, LAPACK LU for large ones, called one after another: see
-      :func:`_after`), stores $X = W F_{ER}$ and passes $F_{RR} - F_{RE}X$ to its parent. The root's Schur complement $S_0$ lives on the
-      populations; with Hermitian folding $M_0 = \mathrm{Re}(A_0 + 2 S_0)$ is SVD-factorised, as
-      in :class:`BandedElimination` (same pins and diagnostics). ``O(n^3)`` flops,
-      ``O(n^2 \log n)`` memory.
+      :func:`_after`), stores $X = W F_{ER}$ and passes $F_{RR} - F_{RE}X$ to its parent. The
+      root's Schur complement $S_0$ lives on the populations; with Hermitian folding
+      $M_0 = \mathrm{Re}(A_0 + 2 S_0)$ is SVD-factorised, as in :class:`BandedElimination`
+      (same pins and diagnostics). ``O(n^3)`` flops, ``O(n^2 \log n)`` memory.
     - ``compute``: condensed right-hand sides upwards ($g_E = W r_E$), the populations from
       $M_0$ with the trace (and pin) constraints, then $y_E = g_E - X y_R$ downwards: matmuls and
       gathers only (JAX transposes it for reverse mode). ``O(n^2 \log n)``.
@@ -626,6 +629,7 @@ class NestedDissection(AbstractSolver):
                 fac.append((W, X, RE))
             prev = Ss
             factors.append(tuple(fac))
+        assert prev is not None  # a plan has at least the root level
         S0 = prev[0].reshape(n, n)  # the root: one front, ring = the populations
         c0 = jax.tree_util.tree_map(lambda x: x[0], blocks)  # the populations' row, d = 0
         M0 = jnp.real(_band_matrix(c0, L.jump_offsets, n)) + 2.0 * jnp.real(S0)
@@ -654,6 +658,7 @@ class NestedDissection(AbstractSolver):
                     g_level.append(g)
                 prev = ups
                 gs.append(g_level)
+            assert prev is not None  # a plan has at least the root level
             r0 = jnp.real(jnp.diagonal(b)) + 2.0 * jnp.real(prev[0][:n])
         U, s, Vh = state["svd"]
         y0, pinned = _constrained_svd_solve(U, s, Vh, r0, tau, pin)

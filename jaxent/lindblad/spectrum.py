@@ -36,6 +36,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from jaxent.interop import as_lindbladian
 from jaxent.lindblad.operators import AbstractLindbladian
 from jaxent.lindblad.solvers import AbstractSolver
 from jaxent.tolerances import EPS64
@@ -135,7 +136,7 @@ def _finish(L, lam, modes, k: int, norm):
     order = jnp.argsort(-jnp.real(lam))
     lam, modes = lam[order], modes[order]
     modes = modes / jnp.linalg.norm(modes, axis=(-2, -1), keepdims=True)
-    res = jax.vmap(lambda r, l: jnp.linalg.norm(L.mv(r) - l * r))(modes[:k], lam[:k])
+    res = jax.vmap(lambda r, ev: jnp.linalg.norm(L.mv(r) - ev * r))(modes[:k], lam[:k])
     nxt = -jnp.real(lam[k]) if lam.shape[0] > k else jnp.asarray(jnp.inf)
     return Spectrum(eigenvalues=lam[:k], modes=modes[:k], residuals=res,
                     resolution=res + EPS64 * norm, norm=norm, next_rate=nxt)
@@ -173,7 +174,7 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
     from jaxent.lindblad.steady_state import default_solver
 
     k = int(k)
-    n = L.dim
+    n = as_lindbladian(L).dim
     if k < 1:
         raise ValueError(f"k: must be >= 1, got {k}")
     if k > n * n - 1:

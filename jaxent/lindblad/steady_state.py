@@ -1,4 +1,4 @@
-r"""``steady_state(L, solver, *, pin=None)``: the steady state of a Lindbladian with the
+r"""``steady_state(L, solver, *, constraint=None)``: the steady state of a Lindbladian with the
 diagnostics needed to trust it, and exact implicit derivatives.
 
 Implicit differentiation: $\mathcal L(\theta)\rho(\theta) = 0$, $\mathrm{tr}\rho = 1$ give
@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxent.fock.truncation import check_truncation, tail_population
+from jaxent.interop import as_lindbladian
 from jaxent.lindblad.operators import AbstractLindbladian, BandedLindbladian
 from jaxent.lindblad.solvers import (
     AbstractSolver,
@@ -150,7 +151,7 @@ def steady_state(L: AbstractLindbladian, solver: AbstractSolver | None = None, *
     **Returns:** :class:`SteadyState`. jit/vmap-able; differentiable in every array of ``L`` and
     in the pinned value by implicit differentiation (module docstring), forward and reverse mode.
     """
-    if not isinstance(L, AbstractLindbladian):
+    if not isinstance(as_lindbladian(L), AbstractLindbladian):
         raise TypeError(f"L must be a Lindbladian operator, got {type(L).__name__}")
     solver = default_solver(L) if solver is None else solver
     if constraint is not None:

@@ -2,7 +2,8 @@ r"""Harmonic chain with boundary baths and self-consistent reservoirs [MSCPL19, 
 
 Model [MSCPL19, Eqs. (27)-(28)]: ``L`` resonant modes,
 
-$$H = \omega\sum_k a_k^\dagger a_k + i\lambda\sum_{k=1}^{L-1}(a_k^\dagger a_{k+1} - a_{k+1}^\dagger a_k),$$
+$$H = \omega\sum_k a_k^\dagger a_k
+  + i\lambda\sum_{k=1}^{L-1}(a_k^\dagger a_{k+1} - a_{k+1}^\dagger a_k),$$
 
 a physical bath (rate ``gamma``, occupation ``n1`` / ``nL``) on sites 1 and L and a
 self-consistent reservoir (rate ``Gamma``, occupation $\tilde n_k$) on every site, each a local
@@ -10,7 +11,8 @@ dissipator of the form [MSCPL19, Eq. (4)]
 $\gamma(n+1)D[a] + \gamma n D[a^\dagger]$ (energy relaxation rate $\gamma$; in the Gaussian
 core's convention $2\kappa(\bar n+1)D[a] + 2\kappa\bar n D[a^\dagger]$ this is $\kappa=\gamma/2$).
 The $\tilde n_k$ are fixed by zero net energy current into every reservoir,
-$\Gamma(\tilde n_k - \langle a_k^\dagger a_k\rangle) = 0$, i.e. $\tilde n_k = \langle a_k^\dagger a_k\rangle$.
+$\Gamma(\tilde n_k - \langle a_k^\dagger a_k\rangle) = 0$, i.e.
+$\tilde n_k = \langle a_k^\dagger a_k\rangle$.
 
 Correlation matrix and its equation (derived here; the appendix prints it with slips)
 ---------------------------------------------------------------------------------------
@@ -18,7 +20,8 @@ With $C_{ij} = \langle a_i^\dagger a_j\rangle$ and $S_{ij} = \langle a_i a_j\ran
 equation gives ($H_{ij}$ the single-particle matrix, $H^* = -H$ off the diagonal)
 
 $$\dot C = i[C, H] - \tfrac12\{\Gamma_{\rm tot}, C\} + f,\qquad
-  f = {\rm diag}(\gamma_k n_k + \Gamma\tilde n_k),\quad \Gamma_{\rm tot} = {\rm diag}(\gamma_k + \Gamma),$$
+  f = {\rm diag}(\gamma_k n_k + \Gamma\tilde n_k),\quad
+  \Gamma_{\rm tot} = {\rm diag}(\gamma_k + \Gamma),$$
 
 and $\dot S$ is homogeneous, so $S = 0$ in the NESS. MSCPL19's Eqs. (B4a)/(B5) print
 $+\{C,\Gamma\}$ (wrong sign, missing 1/2) and (D3) likewise $+\{C,\Gamma_r\}$; (D1) calls the
@@ -52,8 +55,9 @@ Entropy production [MSCPL19, Eqs. (17), (20), (C2), (E1), (E2)]
 For a channel of rate $\kappa$ and occupation $n$ ($m = n + 1/2$) on site $k$,
 $\Phi = \kappa(N_k - n)/m$ [Eq. (20)] and [Eq. (C2)]
 $\Pi = \Phi - \kappa + \kappa m\,[G^{-1}]_{kk}$ with $G = C + \tfrac12$ (for $S = 0$,
-$[\Theta^{-1}]_{2k,2k} = [G^{-1}]_{kk}$; the printed Eq. (A6) "$\Theta^{-1} = \tfrac12 + C^{-1}\otimes
-\dots$" is wrong, the blocks are $(C+\tfrac12)^{-1}$). Written naively these are differences of
+$[\Theta^{-1}]_{2k,2k} = [G^{-1}]_{kk}$; the printed Eq. (A6)
+"$\Theta^{-1} = \tfrac12 + C^{-1}\otimes \dots$" is wrong, the blocks are $(C+\tfrac12)^{-1}$).
+Written naively these are differences of
 numbers a factor $\sim 10^4$ larger than the result at large L, so they are evaluated in a
 cancellation-free form. With $[G^{-1}]_{kk} = 1/s_k$, $s_k = d_k - l_k - r_k$,
 $d_k = N_k + \tfrac12$, and the continued fractions $l_k = x_{k-1}^2/p_{k-1}$,
@@ -67,8 +71,8 @@ with $s_1 - m_1 = (N_1 - n_1) - r_1$ and $N_1 - n_1 = 2\lambda x_1/\gamma$ from 
 $\Pi_{sc} = \sum_k \Pi^{\rm sc}_k$ [Eq. (E2)], and in the NESS
 $\Pi_{\rm NESS} = \sum_{\rm channels}\Phi = \Phi_1 + \Phi_L = j\,(1/m_1 - 1/m_L)$ [Eqs. (24), (31)]
 (the self-consistent fluxes vanish). $\Pi_r + \Pi_{sc} = \Pi_{\rm NESS}$ is then the identity
-$\sum_{\rm ch}\kappa_{\rm ch} m_{\rm ch}[G^{-1}]_{kk} = {\rm tr}\,\Gamma_{\rm tot}$ (trace of the Lyapunov
-equation times $G^{-1}$), which the code does not use, so it is a genuine check.
+$\sum_{\rm ch}\kappa_{\rm ch} m_{\rm ch}[G^{-1}]_{kk} = {\rm tr}\,\Gamma_{\rm tot}$ (trace of
+the Lyapunov equation times $G^{-1}$), which the code does not use, so it is a genuine check.
 
 Current. $j = 2\lambda x$ [Eq. (30)], positive when heat flows from site L to site 1
 ($n_L > n_1$). MSCPL19's Eq. (25b) prints $j_{k\ell} = -iH_{k\ell}(\langle a_k^\dagger a_\ell\rangle
@@ -357,7 +361,7 @@ def _inverse_diagonal_parts(d, x):
         return dk - lk, lk
 
     _, l_rest = jax.lax.scan(left, d[0], (d[1:], x2))
-    l = jnp.concatenate([jnp.zeros(1), l_rest])
+    left_corr = jnp.concatenate([jnp.zeros(1), l_rest])
 
     def right(q_next, inp):
         dk, x2k = inp
@@ -366,7 +370,7 @@ def _inverse_diagonal_parts(d, x):
 
     _, r_rest = jax.lax.scan(right, d[-1], (d[:-1], x2), reverse=True)
     r = jnp.concatenate([r_rest, jnp.zeros(1)])
-    return l, r, d - l - r
+    return left_corr, r, d - left_corr - r
 
 
 def _channel_pi(kappa, m, dev, corr, s):
@@ -380,8 +384,8 @@ def _channel_pi(kappa, m, dev, corr, s):
 def _entropy_padded(chain: Chain, ness: ChainNESS, L) -> ChainEntropy:
     N, x = ness.occupations, ness.coherences
     d = N + 0.5
-    l, r, s = _inverse_diagonal_parts(d, x)
-    corr = l + r
+    left_corr, r, s = _inverse_diagonal_parts(d, x)
+    corr = left_corr + r
     active = jnp.arange(N.shape[0]) < L
     Pi_sc_sites = jnp.where(active, chain.Gamma * corr / s, 0.0)
     m1, mL = chain.n1 + 0.5, chain.nL + 0.5
@@ -437,10 +441,11 @@ def chain_correlation_matrix(ness: ChainNESS) -> Float[Array, "L L"]:
     return jnp.diag(N) + jnp.diag(x, 1) + jnp.diag(x, -1)
 
 
-def chain_covariance(ness: ChainNESS) -> Float[Array, "2L 2L"]:
+def chain_covariance(ness: ChainNESS) -> Float[Array, "M M"]:
     r"""Dense quadrature covariance $\sigma = (C + 1/2)\otimes I_2$ in the ordering
     $(x_1,p_1,\dots,x_L,p_L)$, $x = (a+a^\dagger)/\sqrt2$, $\sigma = \tfrac12\langle\{\delta r,
-    \delta r\}\rangle$ (vacuum $I/2$); valid because $S = 0$ and $C$ is real. Small L only."""
+    \delta r\}\rangle$ (vacuum $I/2$); valid because $S = 0$ and $C$ is real. Small L only;
+    ``M = 2L``."""
     C = chain_correlation_matrix(ness)
     G = C + 0.5 * jnp.eye(C.shape[0])
     return jnp.kron(G, jnp.eye(2))
@@ -538,7 +543,7 @@ def _check_batch(L, gamma, Gamma, lam, n1, nL):
     cols = [np.asarray(v, dtype=float) for v in (gamma, Gamma, lam, n1, nL)]
     if any(c.shape != L.shape for c in cols):
         raise ValueError("L, gamma, Gamma, lam, n1, nL must have the same length")
-    validate_chain(2, *cols, 1.0)
+    validate_chain(2, cols[0], cols[1], cols[2], cols[3], cols[4], 1.0)
     return (jnp.asarray(L.astype(int)),) + tuple(jnp.asarray(c) for c in cols), int(L.max())
 
 

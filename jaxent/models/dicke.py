@@ -10,13 +10,15 @@ Critical coupling (derived here; GFL20's main text and App. C disagree)
 Steady state of the mean-field equations (C3)-(C5): ``beta`` real, ``alpha = -2 i lambda beta /
 (kappa + i omega)`` (C6), so ``alpha + alpha^* = -4 lambda omega beta / (kappa^2 + omega^2)``, and
 (C4) gives ``omega_0 beta = 2 lambda (alpha + alpha^*) w``, i.e. either ``beta = 0`` or
-``w = -omega_0 (kappa^2 + omega^2) / (8 lambda^2 omega)``. With ``w = -sqrt(1 - 4 beta^2)/2`` this is
+``w = -omega_0 (kappa^2 + omega^2) / (8 lambda^2 omega)``. With ``w = -sqrt(1 - 4 beta^2)/2`` this
+is
 ``sqrt(1 - 4 beta^2) = lambda_c^2/lambda^2`` (C8) with
 
     ``lambda_c = (1/2) sqrt(omega_0 (kappa^2 + omega^2) / omega)``      [GFL20, App. C, below (C7)]
 
-(0.353589 for the defaults). The same value follows from the fluctuations: the normal-phase
-drift matrix has ``det A = (kappa^2 + omega^2)(gamma^2 + omega_0^2) - 4 omega_0 omega lambda^2``, which
+(0.353571 for the defaults). The same value follows from the fluctuations: the normal-phase
+drift matrix has ``det A = (kappa^2 + omega^2)(gamma^2 + omega_0^2) - 4 omega_0 omega lambda^2``,
+which
 for ``gamma = 0`` vanishes exactly at this ``lambda_c``. The main-text formula
 ``sqrt(omega_0 (kappa^2 + omega^2))/omega`` [GFL20, Sec. V and Fig. 3 caption] is wrong: it is not
 even dimensionally a frequency (it scales as frequency^{1/2}); for the defaults it gives 7.07,
@@ -26,7 +28,8 @@ Where the instability sits for ``gamma > 0``
 --------------------------------------------
 With ``gamma > 0`` the normal-phase ``det A`` above vanishes (a real eigenvalue crosses zero)
 at ``lambda_* = lambda_c sqrt(1 + gamma^2/omega_0^2)`` (``1.0198 lambda_c`` for gamma = 1e-3,
-omega_0 = 0.005), not at ``lambda_c``; at ``lambda_c`` itself ``det A = (kappa^2 + omega^2) gamma^2 > 0``
+omega_0 = 0.005), not at ``lambda_c``; at ``lambda_c`` itself
+``det A = (kappa^2 + omega^2) gamma^2 > 0``
 on both branches, so ``Pi_d`` stays finite there (~ 1/gamma^2 scale). The superradiant branch
 (used for ``lambda > lambda_c``, as the mean field of [GFL20, App. C] ignores gamma) is stable for
 every ``lambda > lambda_c``. Hence the ``1/|lambda - lambda_c|`` law [GFL20, Eq. (13)] only holds
@@ -36,16 +39,20 @@ window unless gamma is tiny (:func:`normal_phase_instability`).
 Quadratic Hamiltonian [GFL20, Eqs. (C16)-(C19)]
 -----------------------------------------------
 With ``s = lambda_c^2/lambda^2`` above and ``s = 1`` below ``lambda_c`` (normal phase),
-``tilde beta_-^2 = (1 - s)/2``, ``tilde beta_+^2 = (1 + s)/2``, and (C17)-(C19) evaluated on the mean
-field simplify to ``tilde omega_0 = omega_0 (1 + s)/(2 s)``, ``tilde lambda = lambda s / tilde beta_+``,
+``tilde beta_-^2 = (1 - s)/2``, ``tilde beta_+^2 = (1 + s)/2``, and (C17)-(C19) evaluated on the
+mean
+field simplify to ``tilde omega_0 = omega_0 (1 + s)/(2 s)``,
+``tilde lambda = lambda s / tilde beta_+``,
 ``zeta = -omega_0 (1 - s)/(4 s) (1 + (1 - s)/(2(1 + s)))`` -- smooth in ``s``, so ``jax.grad`` is
 finite on both sides. (C14)'s constant ``+N sqrt(1-4 beta^2)/2`` should read ``-N ...``
 (``<J_z> = w N < 0``); it does not enter the fluctuations. (C15)-(C19) check out.
 
 Drift matrix (C25)
 ------------------
-From (C22), ``d dq_b/dt = tilde omega_0 dp_b``, ``d dp_b/dt = (4 zeta - tilde omega_0) dq_b - 2 tilde lambda dq_a``,
-``d dq_a/dt = omega dp_a``, ``d dp_a/dt = -omega dq_a - 2 tilde lambda dq_b``, plus damping ``-gamma`` and
+From (C22), ``d dq_b/dt = tilde omega_0 dp_b``,
+``d dp_b/dt = (4 zeta - tilde omega_0) dq_b - 2 tilde lambda dq_a``,
+``d dq_a/dt = omega dp_a``, ``d dp_a/dt = -omega dq_a - 2 tilde lambda dq_b``, plus damping
+``-gamma`` and
 ``-kappa``: this is exactly the printed (C25) (order ``(q_b, p_b, q_a, p_a)``) with diffusion
 ``diag(gamma, gamma, kappa, kappa)``. jaxent builds it from ``G`` with the generic
 :func:`jaxent.gaussian.covariance.drift_diffusion` (mode order ``(a, b)``) and the tests compare
@@ -301,7 +308,9 @@ def dicke_point(m: Dicke) -> dict[str, Array]:
     """
     for k in _FIELDS:
         check_scalar(getattr(m, k), k)
-    m = _check_fields(m)
+    checked = _check_fields(m)
+    assert checked is not None  # (None only when a subset of the fields is checked)
+    m = checked
     _check_not_critical(m)
     G = fluctuation_hamiltonian(m)
     A, D = drift_diffusion_dicke(m)
@@ -341,7 +350,7 @@ def dicke_point(m: Dicke) -> dict[str, Array]:
 def dpi_u_dlam(m: Dicke) -> Array:
     """``d Pi_U / d lambda`` by ``jax.grad`` (one-sided at the branch: the branch is chosen by
     ``lam > lam_c``)."""
-    return jax.grad(lambda l: dicke_point(eqx.tree_at(lambda t: t.lam, m, l))["Pi_U"])(
+    return jax.grad(lambda lam: dicke_point(eqx.tree_at(lambda t: t.lam, m, lam))["Pi_U"])(
         jnp.asarray(m.lam, float))
 
 

@@ -5,9 +5,11 @@ Master equation [GFL20, Eqs. (11), (B1)]; [GFL-quench, Eqs. (2)-(3)]:
 $$\dot\rho = -i[H,\rho] + 2\kappa\,\mathcal D[a]\rho,\qquad
   H = \Delta a^\dagger a + \frac{u}{2N}a^{\dagger 2}a^2 + i\epsilon\sqrt N(a^\dagger - a),$$
 
-with $\mathcal D[a]\rho = a\rho a^\dagger - \frac12\{a^\dagger a,\rho\}$, pump $E = \epsilon\sqrt N$ and
+with $\mathcal D[a]\rho = a\rho a^\dagger - \frac12\{a^\dagger a,\rho\}$, pump
+$E = \epsilon\sqrt N$ and
 nonlinearity $U = u/N$; the thermodynamic limit is $N\to\infty$ at fixed $\epsilon, u$, and the
-order parameter is $\alpha = \langle a\rangle/\sqrt N$. Defaults $\kappa = 1/2$, $\Delta = -2$, $u = 1$.
+order parameter is $\alpha = \langle a\rangle/\sqrt N$. Defaults $\kappa = 1/2$, $\Delta = -2$,
+$u = 1$.
 
 Truncation: ``nmax`` is the Hilbert-space dimension (Fock states ``|0>..|nmax-1>``, like QuTiP's
 ``N``). It sets array shapes, so it is a static Python int and never a field of :class:`Kerr`.
@@ -23,6 +25,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from jaxent._validation import static_int
 from jaxent.fock.operators import create, destroy, number
@@ -51,7 +54,7 @@ def _f64_named(name):
 
 
 def _concrete_float(x):
-    if isinstance(x, jax.core.Tracer):
+    if isinstance(x, Tracer):
         return None
     try:
         arr = np.asarray(x)
@@ -81,7 +84,7 @@ class Kerr(eqx.Module):
     def __check_init__(self):
         for name in ("eps", "N", "kappa", "delta", "u"):
             val = getattr(self, name)
-            if isinstance(val, jax.core.Tracer):
+            if isinstance(val, Tracer):
                 continue
             arr = np.asarray(val)
             if arr.ndim != 0:
@@ -119,7 +122,8 @@ class Kerr(eqx.Module):
                             eqx.error_if(getattr(m, name), ~jnp.isfinite(getattr(m, name)),
                                          f"{name} must be finite"))
         m = eqx.tree_at(lambda t: t.kappa, m,
-                        eqx.error_if(m.kappa, m.kappa <= 0, "kappa must be positive (loss 2 kappa)"))
+                        eqx.error_if(m.kappa, m.kappa <= 0,
+                                     "kappa must be positive (loss 2 kappa)"))
         return eqx.tree_at(lambda t: t.N, m, eqx.error_if(m.N, m.N <= 0, "N must be positive"))
 
 
@@ -128,8 +132,10 @@ def _check_nmax(nmax) -> int:
 
 
 def kerr_hamiltonian(model: Kerr, nmax: int) -> jax.Array:
-    r"""Dense $H = \Delta a^\dagger a + \frac{u}{2N}a^{\dagger2}a^2 + i\epsilon\sqrt N(a^\dagger - a)$
-    on ``nmax`` Fock levels [GFL20, Eq. (11) + drive of Eq. (B1)]. ``(nmax, nmax)`` complex128."""
+    r"""Dense
+    $H = \Delta a^\dagger a + \frac{u}{2N}a^{\dagger2}a^2 + i\epsilon\sqrt N(a^\dagger - a)$
+    on ``nmax`` Fock levels [GFL20, Eq. (11) + drive of Eq. (B1)]. ``(nmax, nmax)`` complex128.
+    """
     nmax = _check_nmax(nmax)
     a, ad, n = destroy(nmax), create(nmax), number(nmax)
     return (model.delta * n + 0.5 * model.U * (ad @ ad @ a @ a)
@@ -162,7 +168,8 @@ class KerrMoments(eqx.Module):
     r"""Exact normally ordered NESS moments (see :func:`kerr_exact_moments`).
 
     ``a`` $=\langle a\rangle$ (complex), ``n`` $=\langle a^\dagger a\rangle$,
-    ``g2num`` $=\langle a^{\dagger2}a^2\rangle$, ``var_n`` $=\langle n^2\rangle - \langle n\rangle^2$,
+    ``g2num`` $=\langle a^{\dagger2}a^2\rangle$, ``var_n``
+    $=\langle n^2\rangle - \langle n\rangle^2$,
     ``series_tail``: magnitude of the last summed term relative to the sum (should be ~0).
     """
 
@@ -231,8 +238,10 @@ def default_n_terms(model: Kerr | None = None) -> int:
 
 def linear_cavity_limit(model: Kerr) -> jax.Array:
     r"""Coherent amplitude $\alpha = E/(\kappa + i\Delta)$ of the linear driven cavity ($u = 0$):
-    from $\dot a = -(\kappa + i\Delta)a + E$ its NESS is the coherent state $|\alpha\rangle$, exactly.
-    The Kerr NESS approaches it with relative corrections ``O(u |alpha|^2 / (N |kappa + i Delta|))``.
+    from $\dot a = -(\kappa + i\Delta)a + E$ its NESS is the coherent state $|\alpha\rangle$,
+    exactly.
+    The Kerr NESS approaches it with relative corrections
+    ``O(u |alpha|^2 / (N |kappa + i Delta|))``.
     """
     return model.E / (model.kappa + 1j * model.delta)
 
@@ -264,7 +273,8 @@ def kerr_exact_moments(model: Kerr, n_terms: int | None = None) -> KerrMoments:
 
     [GFL-quench, Eq. (6)], corrected: the PDF text of Eq. (6) is garbled (a stray $\sqrt2$).
     The form used here, derived from the potential solution
-    $P(\alpha,\beta)\propto\alpha^{x-2}\beta^{\bar x-2}e^{2\alpha\beta+\xi/\alpha+\bar\xi/\beta}$ of the
+    $P(\alpha,\beta)\propto\alpha^{x-2}\beta^{\bar x-2}e^{2\alpha\beta+\xi/\alpha+\bar\xi/\beta}$
+    of the
     complex-P Fokker-Planck equation and checked against the numerical NESS to 1e-14, is
 
     $$\langle a^{\dagger n}a^m\rangle = \frac{\bar\xi^n\xi^m}{(\bar x)_n(x)_m}
@@ -315,7 +325,8 @@ FANO = 0.7
 
 def mean_field_photons(eps, kappa=0.5, delta=-2.0, u=1.0) -> np.ndarray:
     r"""Scaled mean-field photon numbers $\tilde n = |\alpha|^2$ of all steady states of
-    [GFL-quench, Eq. (4)]: the real roots of $\epsilon^2 = \tilde n[\kappa^2 + (\Delta + u\tilde n)^2]$
+    [GFL-quench, Eq. (4)]: the real roots of
+    $\epsilon^2 = \tilde n[\kappa^2 + (\Delta + u\tilde n)^2]$
     (one or three; sorted). Multiply by ``N`` for photons. Eager (numpy) helper."""
     eps, kappa, delta, u = float(eps), float(kappa), float(delta), float(u)
     roots = np.roots([u**2, 2.0 * delta * u, kappa**2 + delta**2, -(eps**2)])
@@ -363,7 +374,7 @@ def log_factorial_moments(model: Kerr, k_max: int, n_terms: int) -> np.ndarray:
     j = np.arange(n_terms)[None, :]
     with np.errstate(invalid="ignore"):
         lt = np.where(j == 0, 0.0, j * logz) - gammaln(j + 1.0) - 2.0 * (c[k + j] - c[k])
-    S = logsumexp(lt, axis=1)
+    S = np.asarray(logsumexp(lt, axis=1))
     kk = np.arange(k_max)
     return kk * 2.0 * math.log(max(xi_abs, 1e-300)) - 2.0 * c[kk] + S - S[0]
 
@@ -498,7 +509,7 @@ def kerr_steady_state(model: Kerr, nmax: int, *, pin="auto", n_buckets: int = 4,
     if pin is True and n_terms is None:
         raise ValueError(f"pin=True needs the exact moments, unavailable for u={float(model.u):g}")
     ss = kerr_ness(model, nmax, pin, n_buckets, n_terms)
-    if truncation != "ignore" and not isinstance(ss.rho, jax.core.Tracer):
+    if truncation != "ignore" and not isinstance(ss.rho, Tracer):
         ok = check_truncation(ss, tail_tol, "ignore")
         if not ok:
             need = choose_nmax(model) if model.is_concrete() else None

@@ -53,7 +53,8 @@ def _check_coupling(coupling: str) -> None:
 
 
 def oscillator_critical_coupling(omega1: ArrayLike, omega2: ArrayLike, coupling: str) -> Array:
-    """``lambda_c``: ``sqrt(omega_1 omega_2)/2`` (pp) or ``sqrt(omega_1 omega_2)`` (rw) [KL, Sec. II]."""
+    """``lambda_c``: ``sqrt(omega_1 omega_2)/2`` (pp) or ``sqrt(omega_1 omega_2)`` (rw)
+    [KL, Sec. II]."""
     _check_coupling(coupling)
     lc = jnp.sqrt(jnp.asarray(omega1, float) * jnp.asarray(omega2, float))
     return 0.5 * lc if coupling == "pp" else lc

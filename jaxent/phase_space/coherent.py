@@ -53,7 +53,8 @@ def coherent_modulus(r, nmax: int):
 
 
 def coherent_amplitudes(mu, nmax: int):
-    r"""Fock amplitudes $\langle n|\mu\rangle = e^{-|\mu|^2/2}\mu^n/\sqrt{n!}$, $n = 0..{\rm nmax}-1$.
+    r"""Fock amplitudes $\langle n|\mu\rangle = e^{-|\mu|^2/2}\mu^n/\sqrt{n!}$,
+    $n = 0..{\rm nmax}-1$.
 
     **Arguments:** ``mu``: complex array of any shape ``S``; ``nmax``: static int.
 

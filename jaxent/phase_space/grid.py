@@ -1,4 +1,5 @@
-r"""Phase-space grids for integrals $\int d^2\mu\, f(\mu)$ with $d^2\mu = d{\rm Re}\mu\, d{\rm Im}\mu$.
+r"""Phase-space grids for integrals $\int d^2\mu\, f(\mu)$,
+$d^2\mu = d{\rm Re}\mu\, d{\rm Im}\mu$.
 
 :class:`PolarGrid` is the grid the entropy terms use: $\mu = r e^{i\theta}$ with Gauss-Legendre
 radial nodes on $[0, R]$ and $n_\theta$ equispaced angles $\theta_k = 2\pi k/n_\theta$, so
@@ -178,7 +179,8 @@ def polar_grid(nmax: int, radius: float | None = None, n_r: int | None = None,
             f"{default_n_r(radius)})", UserWarning, stacklevel=2)
     area = w * r * (2.0 * np.pi / n_theta)
     amp_pad = np.pad(amp, ((0, 0), (nmax - 1, nmax - 1)))
-    window = np.lib.stride_tricks.sliding_window_view(amp_pad, nmax, axis=1)  # [i, p, n] = amp_pad[i, p+n]
+    # window[i, p, n] = amp_pad[i, p+n]
+    window = np.lib.stride_tricks.sliding_window_view(amp_pad, nmax, axis=1)
     pair = np.ascontiguousarray((window * amp[:, None, :]).transpose(1, 0, 2))
     return PolarGrid(r=jnp.asarray(r), area=jnp.asarray(area), amp=jnp.asarray(amp),
                      pair=jnp.asarray(pair),

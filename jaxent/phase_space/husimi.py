@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from jaxent.interop import as_operator
+
 from .coherent import coherent_amplitudes
 from .grid import PolarGrid
 
 
 def _check_operator(X, nmax: int | None, name: str):
-    X = jnp.asarray(X)
+    X = jnp.asarray(as_operator(X, name, single_mode=True))
     if X.ndim < 2 or X.shape[-1] != X.shape[-2]:
         raise ValueError(f"{name} must be a square matrix (..., nmax, nmax), got shape {X.shape}")
     if nmax is not None and X.shape[-1] != nmax:

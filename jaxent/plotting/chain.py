@@ -9,22 +9,22 @@ to Pi_r ~ L^-2 and Pi_sc ~ L^-1.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jaxent.plotting._figure import subplots
 
 
-def fit_exponent(L: Sequence[float], y: Sequence[float]) -> float:
+def fit_exponent(L: ArrayLike, y: ArrayLike) -> float:
     """Least-squares slope of log y vs log L (the exponent of y ~ L^slope)."""
     L = np.asarray(L, dtype=float)
     y = np.asarray(y, dtype=float)
     return float(np.polyfit(np.log(L), np.log(y), 1)[0])
 
 
-def chain_curves(L_values: Sequence[int], gamma: float, Gamma: float, lam: float, n1: float,
+def chain_curves(L_values: ArrayLike, gamma: float, Gamma: float, lam: float, n1: float,
                  nL: float) -> dict[str, np.ndarray]:
     """Pi_r, Pi_sc and Pi_NESS at each L (one compilation for all sizes)."""
     from jaxent.models.chain import chain_points
@@ -76,8 +76,10 @@ def plot_chain_fig2(path: str | os.PathLike, n1: float = 1.0, nL: float = 2.0,
         a.axhline(nL, color="0.8", lw=0.8, zorder=0)
         a.legend(fontsize=8)
     ax[1, 1].set_xlabel("(k - 1)/(L - 1)")
-    fig.suptitle(rf"MSCPL19 Fig. 2: NESS occupations ($\gamma$ = {gamma:g}, $n_1$ = {n1:g}, "
-                 rf"$n_L$ = {nL:g})")
+    # Each panel varies lambda, Gamma or L itself, so a sweep's --Gamma/--lam cannot apply here;
+    # the title says so, rather than leaving a reader to think they did.
+    fig.suptitle(rf"MSCPL19 Fig. 2: NESS occupations at the caption's parameters ($\gamma$ = "
+                 rf"{gamma:g}, $n_1$ = {n1:g}, $n_L$ = {nL:g}; $\Gamma$, $\lambda$, L per panel)")
     fig.savefig(path, dpi=130)
     return os.fspath(path)
 
@@ -112,7 +114,8 @@ def plot_chain_fig3(data: dict[str, list], path: str | os.PathLike, n_fit: int =
             fit["L_fit"] = (float(L[ok][-k]), float(L[ok][-1]))
             fit["exp_r"] = fit_exponent(L[ok][-k:], Pr[ok][-k:])
             fit["exp_sc"] = fit_exponent(L[ok][-k:], Psc[ok][-k:])
-        lab = "" if len(sets) == 1 else rf" ($\gamma$={gamma:g}, $\Gamma$={Gamma:g}, $\lambda$={lam:g})"
+        lab = ("" if len(sets) == 1
+               else rf" ($\gamma$={gamma:g}, $\Gamma$={Gamma:g}, $\lambda$={lam:g})")
         ax.loglog(L, Pr, "o" if i == 0 else markers[i], color="tab:red", ms=6, ls="none",
                   label=r"$\Pi_r$" + (f", fit slope {fit['exp_r']:.2f}" if "exp_r" in fit else "")
                   + lab)

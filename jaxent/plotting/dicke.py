@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import matplotlib
 import numpy as np
@@ -16,23 +17,65 @@ import numpy as np
 from jaxent.plotting._figure import subplots
 
 
-def fit_slopes(lam, lam_c, pi_d, window=(1e-3, 1e-1)) -> tuple[float, float]:
-    """Slopes of log10 Pi_d vs log10 |lam - lam_c| below and above lam_c, fitted on
-    ``window[0] <= |lam - lam_c|/lam_c <= window[1]`` (NaN if fewer than 3 points)."""
+class SlopeFit(NamedTuple):
+    """A least-squares line ``log10 Pi_d = a + slope log10|lam - lam_c|`` on one side of
+    ``lam_c``, with its quality: ``stderr`` of the slope, ``n`` points, ``rms`` residual (in
+    decades), and the local slope at the two ends of the window from a quadratic fit
+    (``local_lo`` at the smallest ``|lam - lam_c|``); a straight line has ``local_lo ==
+    local_hi``, curved data (the Gaussian model at a finite ``gamma``) do not. All NaN when
+    fewer than 3 points lie in the window."""
+
+    slope: float
+    stderr: float
+    n: int
+    rms: float
+    local_lo: float
+    local_hi: float
+
+    def describe(self) -> str:
+        """One phrase for the command line."""
+        if not np.isfinite(self.slope):
+            return (f"no fit ({self.n} point{'s' * (self.n != 1)} in the window, 3 needed: "
+                    "widen --fit-window or add points)")
+        text = f"{self.slope:.4f} +- {self.stderr:.1e} ({self.n} points, rms {self.rms:.1e} dec"
+        if np.isfinite(self.local_lo):
+            text += f"; local slope {self.local_lo:.3f} .. {self.local_hi:.3f}"
+        return text + ")"
+
+
+def fit_slope(x, y) -> SlopeFit:
+    """:class:`SlopeFit` of ``y`` against ``x`` (both already in log10)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = int(x.size)
+    if n < 3:
+        return SlopeFit(math.nan, math.nan, n, math.nan, math.nan, math.nan)
+    (slope, icpt), cov = np.polyfit(x, y, 1, cov="unscaled")
+    res = y - (slope * x + icpt)
+    dof = n - 2
+    s2 = float(res @ res) / dof if dof > 0 else 0.0
+    stderr = math.sqrt(max(cov[0, 0] * s2, 0.0))
+    rms = math.sqrt(float(res @ res) / n)
+    lo = hi = math.nan
+    if n >= 4:
+        c2, c1, _ = np.polyfit(x, y, 2)
+        lo, hi = (float(2 * c2 * v + c1) for v in (x.min(), x.max()))
+    return SlopeFit(float(slope), stderr, n, rms, lo, hi)
+
+
+def fit_slopes(lam, lam_c, pi_d, window=(1e-3, 1e-1)) -> tuple[SlopeFit, SlopeFit]:
+    """:class:`SlopeFit` of log10 Pi_d vs log10 |lam - lam_c| below and above lam_c, on
+    ``window[0] <= |lam - lam_c|/lam_c <= window[1]``."""
     lam, pi_d = np.asarray(lam, float), np.asarray(pi_d, float)
     rel = np.abs(lam - lam_c) / lam_c
     out = []
     for side in (lam < lam_c, lam > lam_c):
         sel = side & (rel >= window[0]) & (rel <= window[1])
-        if sel.sum() < 3:
-            out.append(math.nan)
-            continue
-        out.append(float(np.polyfit(np.log10(np.abs(lam[sel] - lam_c)), np.log10(pi_d[sel]), 1)[0]))
+        out.append(fit_slope(np.log10(np.abs(lam[sel] - lam_c)), np.log10(pi_d[sel])))
     return out[0], out[1]
 
 
 def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
-                    fit_window=(1e-3, 1e-1)) -> tuple[str, dict[tuple, tuple[float, float]]]:
+                    fit_window=(1e-3, 1e-1)) -> tuple[str, dict[tuple, tuple[SlopeFit, SlopeFit]]]:
     """Draw GFL20 Fig. 3 for every (omega0, omega, kappa, gamma) group in ``data``; returns the
     PNG path and the fitted slopes (below, above) per (omega0, omega, kappa, gamma)."""
     cols = {k: np.asarray(v, dtype=float) for k, v in data.items() if k != "phase"}
@@ -63,10 +106,11 @@ def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
             dx = np.log10(np.abs(lc - c["lam"][m]))
             ax_d.plot(dx, np.log10(c["Pi_d"][m]), mk, ms=3, color=col, alpha=0.6,
                       mfc="none" if mk == "s" else col,
-                      label=f"{name}, slope {slope:.3f}" if np.isfinite(slope) else name)
+                      label=(f"{name}, slope {slope.slope:.3f} (rms {slope.rms:.0e} dec)"
+                   if np.isfinite(slope.slope) else name))
             rel = np.abs(lc - c["lam"][m]) / lc
             fsel = (rel >= fit_window[0]) & (rel <= fit_window[1])
-            if np.isfinite(slope) and fsel.sum() >= 3:
+            if np.isfinite(slope.slope) and fsel.sum() >= 3:
                 p = np.polyfit(dx[fsel], np.log10(c["Pi_d"][m][fsel]), 1)
                 xx = np.array([dx[fsel].min(), dx[fsel].max()])
                 ax_d.plot(xx, np.polyval(p, xx), "-" if mk == "o" else "--", color="k", lw=1)

@@ -63,8 +63,8 @@ def plot_fit(fit, data, path: str | os.PathLike, fine: bool = True) -> str:
     scale = 1.0 if fit.weighted else math.sqrt(fit.chi2_per_dof)
     err = (data.sigma if data.sigma is not None else np.ones_like(data.values)) * scale
     eps_f, curves_f = _fine_grid(fit) if fine else (None, None)
-    O = len(fit.observables)
-    fig, ax = subplots(2, O, figsize=(3.6 * O + 0.6, 5.0), constrained_layout=True,
+    n_obs = len(fit.observables)
+    fig, ax = subplots(2, n_obs, figsize=(3.6 * n_obs + 0.6, 5.0), constrained_layout=True,
                        sharex="col", gridspec_kw={"height_ratios": [3, 1.2]}, squeeze=False)
     # one residual scale for all panels, so they compare at a glance
     lim = max(3.0, 1.15 * float(np.max(np.abs(fit.residuals))) / scale)
@@ -73,7 +73,7 @@ def plot_fit(fit, data, path: str | os.PathLike, fine: bool = True) -> str:
         top, bot = ax[0, k], ax[1, k]
         top.errorbar(eps, data.values[:, k], yerr=err[:, k], fmt="o", ms=3.5, color="C0",
                      ecolor="0.45", elinewidth=0.9, capsize=2, label=data_label, zorder=3)
-        if eps_f is not None:
+        if eps_f is not None and curves_f is not None:
             top.plot(eps_f, curves_f[:, k], "-", color="C3", lw=1.4, label="fit", zorder=2)
         else:
             top.plot(eps[order], fit.curves[order, k], "-", color="C3", lw=1.4, label="fit",
@@ -94,8 +94,8 @@ def plot_fit(fit, data, path: str | os.PathLike, fine: bool = True) -> str:
     fixed = [f"${_SYMBOLS[p]}$ = {getattr(fit, p):g}" for p in ("kappa", "delta", "u")
              if p not in fit.params]
     title = f"Kerr fit, N = {fit.N:g}: " + ", ".join(parts)
-    if fixed:
-        title += " (fixed " + ", ".join(fixed) + ")"
+    if fixed:  # on its own line: long values would push the title past the figure's edges
+        title += "\n(fixed " + ", ".join(fixed) + ")"
     chi = rf"$\chi^2$/dof = {fit.chi2_per_dof:.3g} (dof {fit.dof})"
     if not fit.weighted:
         chi += r", unweighted: $s = \sqrt{\chi^2/\mathrm{dof}}$"

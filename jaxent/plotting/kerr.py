@@ -38,11 +38,11 @@ def plot_kerr_fig2(data: dict[str, list], path: str | os.PathLike, eps_c: float 
     paper's 10 and 30 where present, else the smallest and largest size."""
     import matplotlib
 
-
     by_N = _by_size(data)
     sizes = sorted(by_N)
     if sizes_ab is None:
         sizes_ab = [10.0, 30.0] if {10.0, 30.0} <= set(sizes) else [sizes[0], sizes[-1]]
+    sizes_ab = list(dict.fromkeys(float(N) for N in sizes_ab))  # one size: one curve, one label
     fig, ax = subplots(2, 2, figsize=(9, 7), constrained_layout=True)
     styles = ["--", "-"]
     for style, N in zip(styles, sizes_ab):

@@ -78,7 +78,8 @@ def _ratio_panel(ax, data, coupling, pairs, title):
                         label=f"{meth}, $\\Delta T={dT:+g}$")
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xlabel(r"$\lambda/\lambda_c$")
-    ax.set_ylabel(r"$\langle a_1^\dagger a_1\rangle_{ME} / \langle a_1^\dagger a_1\rangle_{Langevin}$")
+    ax.set_ylabel(r"$\langle a_1^\dagger a_1\rangle_{ME}"
+                  r" / \langle a_1^\dagger a_1\rangle_{Langevin}$")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
@@ -132,7 +133,8 @@ def plot_all(data, out_dir, T_base=98.0, T_low=1.96) -> list[str]:
     if fig_groups:
         fig, axes = subplots(1, len(fig_groups), figsize=(5.6 * len(fig_groups), 4.4),
                                  squeeze=False)
-        for ax, (t, p_), c in zip(axes[0], fig_groups, [c for c, (_, q) in zip(("pp", "rw"), groups) if q]):
+        kinds = [c for c, (_, q) in zip(("pp", "rw"), groups) if q]
+        for ax, (t, p_), c in zip(axes[0], fig_groups, kinds):
             _ratio_panel(ax, data, c, p_, t)
         fig.suptitle(f"KL Fig. 6: sign of $\\Delta T$ ($\\Delta T>0$: $T_1={T_base:g}$; "
                      f"$\\Delta T<0$: $T_2={T_base:g}$)", fontsize=10)

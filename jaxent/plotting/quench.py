@@ -34,9 +34,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import cast
 
 import matplotlib
 import numpy as np
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, NullFormatter
 
@@ -175,7 +177,7 @@ def _quench_figure(cols, flagged, mask, vals, column, ylabel, fig_no, per_N, eps
                          constrained_layout=True, squeeze=False)
     # room at the figure's edges for a last tick label centred on a panel's right spine,
     # which constrained layout may place after its final pass
-    fig.get_layout_engine().set(w_pad=0.12)
+    cast(ConstrainedLayoutEngine, fig.get_layout_engine()).set(w_pad=0.12)
     ness_col = f"{column}_ness_f"
     any_flag = False
     for k, (ax, eps_f) in enumerate(zip(axes.flat, eps_f_values)):
@@ -271,7 +273,7 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
     cols = {k: _floats(data[k]) for k in ("N", "eps", "gap")}
     sizes = sorted(set(cols["N"][np.isfinite(cols["N"])].tolist()))
     fig, ax = subplots(1, 1, figsize=(6, 4.3), constrained_layout=True)
-    fig.get_layout_engine().set(w_pad=0.12)
+    cast(ConstrainedLayoutEngine, fig.get_layout_engine()).set(w_pad=0.12)
     if window is not None:
         ax.axvspan(window[0], window[1], color="orange", alpha=0.2,
                    label="bistability (mean field)")

@@ -24,6 +24,7 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jaxent.models.chain import Chain, chain_point_padded, validate_chain
 from jaxent.resources import available_memory_bytes, fits_in_memory, format_bytes
@@ -113,8 +114,8 @@ def make_study() -> Study:
     return CHAIN_STUDY
 
 
-def chain_sweep(L_values: Sequence[int], gamma: Sequence[float], Gamma: Sequence[float],
-                lam: Sequence[float], n1: Sequence[float], nL: Sequence[float],
+def chain_sweep(L_values: ArrayLike, gamma: ArrayLike, Gamma: ArrayLike,
+                lam: ArrayLike, n1: ArrayLike, nL: ArrayLike,
                 out_csv: str | os.PathLike, chunk: int = 64, grad: Sequence[str] = (),
                 recompute_flagged: bool = False, progress: bool = True) -> SweepResult:
     """Every point of the product ``L x gamma x Gamma x lam x n1 x nL`` into ``out_csv``
@@ -127,7 +128,7 @@ def chain_sweep(L_values: Sequence[int], gamma: Sequence[float], Gamma: Sequence
         raise ValueError(f"L: chain lengths must be integers >= 2, got {L.tolist()}")
     vals = [np.unique(np.atleast_1d(np.asarray(v, dtype=float)))
             for v in (gamma, Gamma, lam, n1, nL)]
-    validate_chain(2, *vals, 1.0)
+    validate_chain(2, vals[0], vals[1], vals[2], vals[3], vals[4], 1.0)
     if "L" in grad:
         raise ValueError("--grad: L is an integer (the chain length) and has no derivative; "
                          f"choose from {list(CHAIN_GRAD_PARAMS)}")

@@ -6,9 +6,9 @@ critical pump $\epsilon^*(N)$ that tends to $\epsilon_c$ as $N\to\infty$:
 
 - ``"Pi_d"``: the maximum of $\Pi_d/N$, through the NESS (implicit derivatives of
   :func:`~jaxent.studies.kerr.kerr_point`; sizes up to a few tens).
-- ``"susceptibility"``: the maximum of $\chi = \partial(\langle n\rangle/N)/\partial\epsilon$, from the
-  exact moments [GFL-quench, Eq. (6)] (:func:`~jaxent.models.kerr.kerr_exact_moments`), which
-  equal the NESS ones and reach N in the thousands.
+- ``"susceptibility"``: the maximum of $\chi = \partial(\langle n\rangle/N)/\partial\epsilon$,
+  from the exact moments [GFL-quench, Eq. (6)] (:func:`~jaxent.models.kerr.kerr_exact_moments`),
+  which equal the NESS ones and reach N in the thousands.
 
 Each is located by Newton's method on $f'$ (:func:`jaxent.critical.newton_extremum`), vmapped
 over the sizes that share a truncation, and :func:`jaxent.critical.extrapolate` takes
@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jaxent.critical import (
     Stationary,
@@ -59,11 +60,12 @@ def _series_length_for(N_values, lower, upper, kappa, delta, u) -> int:
     """One exact-moment series length for every size over the bracket
     (:func:`~jaxent.studies.kerr.series_length` per size, the longest)."""
     Ks = [series_length(N, [lower, upper], kappa, delta, u) for N in N_values]
-    if any(K is None for K in Ks):
+    known = [K for K in Ks if K is not None]
+    if len(known) < len(Ks):
         raise ValueError(f"N up to {max(N_values):g}, u={u:g}: the exact-moment series needs too "
                          "many terms (sizes too large, or too weak a nonlinearity to have a "
                          "switch); use smaller N or a larger u")
-    return max(Ks)
+    return max(known)
 
 
 def _stationary_rows(st: Stationary, N_values) -> dict[str, np.ndarray]:
@@ -73,11 +75,11 @@ def _stationary_rows(st: Stationary, N_values) -> dict[str, np.ndarray]:
     return out
 
 
-def susceptibility_peak(N_values: Sequence[float], *, kappa: float = 0.5, delta: float = -2.0,
+def susceptibility_peak(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
                         u: float = 1.0, bracket: tuple[float, float] = KERR_BRACKET,
                         xtol: float = 1e-11) -> dict[str, np.ndarray]:
-    r"""$\epsilon^*(N)$ of the maximum of $\chi = \partial(\langle n\rangle/N)/\partial\epsilon$ from the
-    exact Kerr moments [GFL-quench, Eq. (6)], for every size (N up to ~10^4).
+    r"""$\epsilon^*(N)$ of the maximum of $\chi = \partial(\langle n\rangle/N)/\partial\epsilon$
+    from the exact Kerr moments [GFL-quench, Eq. (6)], for every size (N up to ~10^4).
 
     The peak sharpens as $N$ (height $\sim N$, width $\sim 1/N$), so each size is bracketed by a
     zooming scan of $\chi$ (one vmapped call per level) before Newton on $\chi'$ with $\chi''$
@@ -97,7 +99,9 @@ def susceptibility_peak(N_values: Sequence[float], *, kappa: float = 0.5, delta:
     for N in N_values:
         best, lo, hi = zoom_scan(lambda xs, N=N: chi_grid(jnp.asarray(xs), N), *bracket,
                                  width=0.02 / N)
-        starts.append(best), los.append(lo), his.append(hi)
+        starts.append(best)
+        los.append(lo)
+        his.append(hi)
     # the zoom brackets are tight (a few 1e-3/N): widen them so Newton's result is interior
     los, his = np.asarray(los), np.asarray(his)
     w = his - los
@@ -105,11 +109,12 @@ def susceptibility_peak(N_values: Sequence[float], *, kappa: float = 0.5, delta:
     return _stationary_rows(st, N_values)
 
 
-def pi_d_peak(N_values: Sequence[float], *, kappa: float = 0.5, delta: float = -2.0,
+def pi_d_peak(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
               u: float = 1.0, nmax: int | None = None, nmax_step: int = 32,
               bracket: tuple[float, float] = KERR_BRACKET, xtol: float = 1e-10,
-              refine: int = 32, starts: Sequence[float] | None = None) -> dict[str, np.ndarray]:
-    r"""$\epsilon^*(N)$ of the maximum of $\Pi_d/N$ [GFL20, Eq. (8), Fig. 2(d)] through the Kerr NESS.
+              refine: int = 32, starts: ArrayLike | None = None) -> dict[str, np.ndarray]:
+    r"""$\epsilon^*(N)$ of the maximum of $\Pi_d/N$ [GFL20, Eq. (8), Fig. 2(d)] through the
+    Kerr NESS.
 
     Newton on $\partial_\epsilon(\Pi_d/N)$ with the second derivative from forward-over-reverse
     implicit differentiation of the steady state (:func:`~jaxent.studies.kerr.kerr_point`), all
@@ -178,10 +183,10 @@ def _log_gap_function(nmax: int, kappa, delta, u):
     return f
 
 
-def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float = -2.0,
+def gap_minimum(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
                 u: float = 1.0, nmax: int | None = None, nmax_step: int = 16,
                 bracket: tuple[float, float] = KERR_BRACKET,
-                refine: int = 16, starts: Sequence[float] | None = None,
+                refine: int = 16, starts: ArrayLike | None = None,
                 max_rel_resolution: float = GAP_MAX_REL_RESOLUTION, max_step: float = 1e-4,
                 xtol_gap: float = 1e-7) -> dict[str, np.ndarray]:
     r"""$\epsilon^*(N)$ of the minimum of the Liouvillian gap $-{\rm Re}\,\lambda_1$
@@ -239,12 +244,16 @@ def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float =
             shift = abs(b1[1] / (2 * b1[0]) - b0[1] / (2 * b0[0])) * r["h"]
             rel = float(np.max(r["stencil_sigma"]))
         step = max(r["step"], shift) if math.isfinite(shift) else math.inf
-        cols["x"].append(r["x"]), cols["value"].append(math.exp(r["value"]))
-        cols["grad"].append(math.nan), cols["curvature"].append(r["curvature"])
-        cols["step"].append(step), cols["num_steps"].append(evals)
+        cols["x"].append(r["x"])
+        cols["value"].append(math.exp(r["value"]))
+        cols["grad"].append(math.nan)
+        cols["curvature"].append(r["curvature"])
+        cols["step"].append(step)
+        cols["num_steps"].append(evals)
         cols["success"].append(bool(r["success"] and rel <= max_rel_resolution
                                     and step <= max_step))
-        cols["nmax"].append(nm), cols["rel_resolution"].append(rel)
+        cols["nmax"].append(nm)
+        cols["rel_resolution"].append(rel)
         cols["refinement_shift"].append(shift)
     out = {"N": N_values}
     out.update({k: np.asarray(v, bool if k == "success" else float) for k, v in cols.items()})
@@ -255,7 +264,7 @@ def gap_minimum(N_values: Sequence[float], *, kappa: float = 0.5, delta: float =
 # Dicke
 
 
-def dicke_instability(gammas: Sequence[float], *, omega0: float = 0.005, omega: float = 0.01,
+def dicke_instability(gammas: ArrayLike, *, omega0: float = 0.005, omega: float = 0.01,
                       kappa: float = 1.0, bracket: tuple[float, float] = (0.05, 2.0),
                       xtol: float = 1e-14) -> dict[str, np.ndarray]:
     r"""$\lambda_*(\gamma)$: where $\Pi_d$ of the Gaussian Dicke model diverges, for each ``gamma``.
@@ -303,7 +312,8 @@ def dicke_instability(gammas: Sequence[float], *, omega0: float = 0.005, omega: 
 
 def dicke_exponent(gamma: float = 1e-6, *, omega0: float = 0.005, omega: float = 0.01,
                    kappa: float = 1.0, window: tuple[float, float] = (1e-5, 1e-2),
-                   points: int = 31, lam_star: float | None = None) -> dict[str, float]:
+                   points: int = 31,
+                   lam_star: float | None = None) -> dict[str, float | np.ndarray]:
     r"""The exponent $\nu$ of $\Pi_d \propto |\lambda - \lambda_*|^{\nu}$ below the transition
     ($\nu = -1$ [GFL20, Eq. (13)]), with an error bar.
 
@@ -331,7 +341,7 @@ def dicke_exponent(gamma: float = 1e-6, *, omega0: float = 0.005, omega: float =
                                            kappa=kappa)["x"][0])
     x = np.geomspace(lo, hi, points)
     lam = lam_star * (1.0 - x)
-    pd = jax.vmap(lambda l: dicke_point(Dicke(l, omega0, omega, kappa, gamma))["Pi_d"])(
+    pd = jax.vmap(lambda lm: dicke_point(Dicke(lm, omega0, omega, kappa, gamma))["Pi_d"])(
         jnp.asarray(lam))
     y = np.log(np.asarray(pd))
 
@@ -380,7 +390,8 @@ def _accuracy(r: dict) -> np.ndarray:
 KERR_DEFINITIONS = ("susceptibility", "Pi_d", "gap")
 
 
-def kerr_critical(N_values: Sequence[float], *, large_N: Sequence[float] | None = LARGE_N,
+def kerr_critical(N_values: ArrayLike, *,
+                  large_N: Sequence[float] | np.ndarray | None = LARGE_N,
                   kappa: float = 0.5, delta: float = -2.0, u: float = 1.0,
                   nmax: int | None = None, definitions: Sequence[str] = KERR_DEFINITIONS,
                   log=print) -> dict:
@@ -461,7 +472,7 @@ def kerr_critical(N_values: Sequence[float], *, large_N: Sequence[float] | None 
 DICKE_GAMMAS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 
-def dicke_critical(*, gammas: Sequence[float] = DICKE_GAMMAS, omega0: float = 0.005,
+def dicke_critical(*, gammas: ArrayLike = DICKE_GAMMAS, omega0: float = 0.005,
                    omega: float = 0.01, kappa: float = 1.0, log=print) -> dict:
     r"""Dicke critical coupling from the divergence of $\Pi_d$ and its exponent.
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jaxent.models.dicke import Dicke, dicke_critical_coupling, dicke_point
 from jaxent.sweep import Study, SweepResult, run_sweep
@@ -47,7 +48,7 @@ DICKE_DIAGNOSTICS = ("superradiant", "at_critical", "max_re_eig", "ness_identity
 def _point(p, static):
     w0, w, k, g = p["omega0"], p["omega"], p["kappa"], p["gamma"]
     lam = p["lam_over_lamc"] * dicke_critical_coupling(w0, w, k)
-    out, tan = jax.jvp(lambda l: dicke_point(Dicke(l, w0, w, k, g)), (lam,),
+    out, tan = jax.jvp(lambda lm: dicke_point(Dicke(lm, w0, w, k, g)), (lam,),
                        (jnp.ones_like(lam),))
     out = dict(out)
     out["lam"] = lam
@@ -109,9 +110,9 @@ def _values(name, values, positive=False) -> list[float]:
     return arr.tolist()
 
 
-def dicke_sweep(lam_over_lamc: Sequence[float], out_csv: str | os.PathLike,
-                omega0: Sequence[float] | float = 0.005, omega: Sequence[float] | float = 0.01,
-                kappa: Sequence[float] | float = 1.0, gamma: Sequence[float] | float = 1e-3,
+def dicke_sweep(lam_over_lamc: ArrayLike, out_csv: str | os.PathLike,
+                omega0: ArrayLike = 0.005, omega: ArrayLike = 0.01,
+                kappa: ArrayLike = 1.0, gamma: ArrayLike = 1e-3,
                 chunk: int = 128, grad: Sequence[str] = (), recompute_flagged: bool = False,
                 progress: bool = True) -> SweepResult:
     """Every Fig. 3 quantity on the product ``lam_over_lamc x omega0 x omega x kappa x gamma``

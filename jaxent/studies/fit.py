@@ -30,7 +30,8 @@ refused with a message naming the combination (or flagged, ``allow_singular=True
 
 Symmetry: ``n_photons``, ``alpha_re``, ``Phi`` and ``Pi_d`` are exactly invariant under
 $(\Delta, u)\to(-\Delta, -u)$, which flips ``alpha_im``: without ``alpha_im`` the sign of
-$(\Delta, u)$ is that of the initial guess (the fit says so in its notes).
+$(\Delta, u)$ is not determined by the data (the fit says so in its notes), and the multi-start
+may return either.
 """
 
 from __future__ import annotations
@@ -571,11 +572,11 @@ def fit_kerr(data: FitData, N: float | None = None, free: Sequence[str] = FIT_PA
     if data.N is not None and not math.isclose(data.N, N, rel_tol=1e-12):
         raise ValueError(f"{data.source}: column 'N' holds N={data.N:g} but N={N:g} was given "
                          "(--N)")
-    M, O = data.values.shape
+    M, n_obs = data.values.shape
     P = len(free_t)
-    dof = M * O - P
+    dof = M * n_obs - P
     if dof < 1:
-        raise ValueError(f"{M} points x {O} observables cannot fit {P} free parameters with "
+        raise ValueError(f"{M} points x {n_obs} observables cannot fit {P} free parameters with "
                          "any degree of freedom left; add pumps or observables")
     if nmax is not None and (int(nmax) != nmax or nmax < 2):
         raise ValueError(f"nmax must be an integer >= 2, got {nmax}")
@@ -584,7 +585,7 @@ def fit_kerr(data: FitData, N: float | None = None, free: Sequence[str] = FIT_PA
 
     notes = []
     weighted = data.sigma is not None
-    sigma = data.sigma if weighted else np.ones_like(data.values)
+    sigma = data.sigma if data.sigma is not None else np.ones_like(data.values)
     if not weighted:
         notes.append("no uncertainties in the data: unweighted fit (sigma = 1 in each column's "
                      "units); chi2/dof is the residual variance and the standard errors are "
@@ -592,8 +593,8 @@ def fit_kerr(data: FitData, N: float | None = None, free: Sequence[str] = FIT_PA
     mirror = "delta" in free_t and "u" in free_t
     if mirror and "alpha_im" not in data.observables:
         notes.append("the fitted observables are invariant under (delta, u) -> (-delta, -u); "
-                     "the sign of delta and u is that of the initial guess (fit alpha_im to "
-                     "fix it)")
+                     "the data cannot tell the two apart, and the sign reported is whichever the "
+                     "best start reached, not necessarily the guess's (fit alpha_im to fix it)")
         mirror = False
 
     # starts (natural values of every parameter)
@@ -602,6 +603,8 @@ def fit_kerr(data: FitData, N: float | None = None, free: Sequence[str] = FIT_PA
             raise ValueError(f"starts must be >= 1, got {starts}")
         start_list = None
         n_wanted = int(starts)
+    elif isinstance(starts, bool):
+        raise ValueError(f"starts: a number of starts or a list of starts, got {starts!r}")
     else:
         start_list = []
         for s in starts:
@@ -699,8 +702,8 @@ def fit_kerr(data: FitData, N: float | None = None, free: Sequence[str] = FIT_PA
     q = jnp.asarray([best[p] for p in free_t])
     J, D2 = _derivatives(q, jnp.asarray(p_best), N, eps, spec=spec)
     wn = 1.0 / sigma
-    J = (np.asarray(J) * wn[:, :, None]).reshape(M * O, P)
-    D2 = (np.asarray(D2) * wn[:, :, None, None]).reshape(M * O, P, P)
+    J = (np.asarray(J) * wn[:, :, None]).reshape(M * n_obs, P)
+    D2 = (np.asarray(D2) * wn[:, :, None, None]).reshape(M * n_obs, P, P)
     r = ((vals - data.values) * wn).ravel()
     chi2 = float(np.sum(r**2))
     H = J.T @ J + np.einsum("m,mij->ij", r, D2)
@@ -738,7 +741,7 @@ def fit_kerr(data: FitData, N: float | None = None, free: Sequence[str] = FIT_PA
         start_index=first_i, n_at_best=n_at_best,
         converged=ok, n_steps=steps, identifiable=identifiable, eps=np.asarray(data.eps),
         observables=observables, data=np.asarray(data.values), sigma=np.asarray(sigma),
-        curves=vals, residuals=r.reshape(M, O), nmax=spec.nmax, n_terms=spec.n_terms,
+        curves=vals, residuals=r.reshape(M, n_obs), nmax=spec.nmax, n_terms=spec.n_terms,
         notes=tuple(notes), seconds=time.perf_counter() - t0)
 
 

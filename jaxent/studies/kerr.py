@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jaxent.entropy.wehrl import photon_loss_terms
 from jaxent.models.kerr import (
@@ -77,10 +78,12 @@ def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
     Returns a dict of scalars: :data:`KERR_OUTPUTS` (``alpha = <a>/sqrt(N)`` [GFL20, below
     Eq. (2)]; the terms of [GFL20, Eqs. (5)-(8)]) and :data:`KERR_DIAGNOSTICS`:
     ``ness_identity_residual = (Pi_U + Pi_J - Phi)/max(|Phi|, 2e-6 kappa)`` (zero in an exact
-    NESS [GFL20, Eq. (10)]); ``tail_population`` (Fock truncation); ``grid_norm_error`` (Husimi grid);
-    ``exact_moment_error``, the larger deviation of ``<n>`` and ``<a>`` from the exact
-    complex-P moments (relative above one photon, absolute below) (a free end-to-end check of truncation and solver; NaN without a series,
-    ``n_terms=None``, and NaN, flagged, when ``n_terms`` was too short for the series); ``error_estimate``, ``gap_estimate`` and ``pinned`` of the steady state.
+    NESS [GFL20, Eq. (10)]); ``tail_population`` (Fock truncation); ``grid_norm_error`` (Husimi
+    grid); ``exact_moment_error``, the larger deviation of ``<n>`` and ``<a>`` from the exact
+    complex-P moments (relative above one photon, absolute below) (a free end-to-end check of
+    truncation and solver; NaN without a series, ``n_terms=None``, and NaN, flagged, when
+    ``n_terms`` was too short for the series); ``error_estimate``, ``gap_estimate`` and
+    ``pinned`` of the steady state.
     jit/vmap-able; differentiable in every field of ``model`` (implicit derivatives).
     ``check=False`` skips the traced parameter checks (for callers that validated eagerly).
     """
@@ -155,9 +158,10 @@ def series_length(N: float, eps_values: Sequence[float], kappa: float, delta: fl
     :func:`~jaxent.models.kerr.series_terms`, rounded up to 1024 x a power of two (few static
     values, few compilations); ``None`` when some pump has no series."""
     Ks = [series_terms(Kerr(eps=e, N=N, kappa=kappa, delta=delta, u=u)) for e in eps_values]
-    if any(K is None for K in Ks):
+    known = [K for K in Ks if K is not None]
+    if len(known) < len(Ks):
         return None
-    K = max(Ks)
+    K = max(known)
     return int(1024 * 2 ** math.ceil(math.log2(K / 1024))) if K > 1024 else 1024
 
 
@@ -200,7 +204,7 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
     otherwise each size gets :func:`nmax_for_points` rounded to ``nmax_step``."""
 
     def assign_static(points):
-        statics = [None] * len(points)
+        statics: list[tuple[int, int | None] | None] = [None] * len(points)
         for (N, kappa, delta, u), idx in group_by_model(points).items():
             eps = [points[i]["eps"] for i in idx]
             nm = nmax if nmax is not None else nmax_for_points(N, eps, kappa, delta, u, nmax_step)
@@ -227,8 +231,8 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
     )
 
 
-def check_sweep_inputs(N_values, kappa: float, delta: float, u: float,
-                       **pumps: Sequence[float]) -> tuple[list[float], dict[str, list[float]]]:
+def check_sweep_inputs(N_values: ArrayLike, kappa: float, delta: float, u: float,
+                       **pumps: ArrayLike) -> tuple[list[float], dict[str, list[float]]]:
     """Eager validation shared by the Kerr sweeps (NESS, quench, spectrum): ``N`` positive and
     finite, ``kappa > 0``, ``delta``, ``u`` finite, every pump list (``eps=...``,
     ``eps_f=...``) non-empty, finite and ``>= 0``. ``ValueError`` naming the parameter.
@@ -267,7 +271,7 @@ def largest_size(eps_max: float, kappa: float, delta: float, u: float, chunk: in
     return lo
 
 
-def kerr_sweep(N_values: Sequence[float], eps_values: Sequence[float],
+def kerr_sweep(N_values: ArrayLike, eps_values: ArrayLike,
                out_csv: str | os.PathLike, kappa: float = 0.5, delta: float = -2.0,
                u: float = 1.0, chunk: int = 8, nmax_step: int = 16, nmax: int | None = None,
                grad: Sequence[str] = (), recompute_flagged: bool = False,
@@ -298,7 +302,8 @@ def kerr_sweep(N_values: Sequence[float], eps_values: Sequence[float],
         if not fits_in_memory(banded_memory_bytes(nm, batch=chunk)):
             big = largest_size(eps_max, kappa, delta, u, chunk)
             raise MemoryError(
-                f"N={N:g} needs nmax of about {nm} and {format_bytes(banded_memory_bytes(nm, batch=chunk))} "
+                f"N={N:g} needs nmax of about {nm} and "
+                f"{format_bytes(banded_memory_bytes(nm, batch=chunk))} "
                 f"for a chunk of {chunk} points, but {format_bytes(available_memory_bytes())} is "
                 f"available; the largest N that fits up to eps={eps_max:g} is about {big}")
     points = [dict(N=N, eps=float(e), kappa=float(kappa), delta=float(delta), u=float(u))

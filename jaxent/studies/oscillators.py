@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jaxent.models.oscillators import (
     COUPLINGS,
@@ -108,7 +109,7 @@ def methods_for(T1: float, T2: float) -> list[str]:
     return ["local", "global", "langevin"] + (["gibbs"] if T1 == T2 else [])
 
 
-def oscillators_sweep(lam_over_lamc: Sequence[float], pairs: Sequence[tuple[float, float]],
+def oscillators_sweep(lam_over_lamc: ArrayLike, pairs: Sequence[tuple[float, float]],
                       out_csv: str | os.PathLike, couplings: Sequence[str] = COUPLINGS,
                       omega1: float = 5.0, omega2: float = 2.0, gamma1: float = 1.5e-4,
                       gamma2: float = 1.5e-4, methods: Sequence[str] | None = None,

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jaxent.entropy.gaussianity import non_gaussianity
 from jaxent.entropy.wehrl import photon_loss_terms
@@ -156,7 +158,7 @@ def quench_nmax(N: float, eps_values: Sequence[float], kappa: float, delta: floa
     return int(step * math.ceil(1.1 * base / step))
 
 
-def relaxation_times(N: float, eps_f: Sequence[float], kappa: float, delta: float, u: float,
+def relaxation_times(N: float, eps_f: ArrayLike, kappa: float, delta: float, u: float,
                      nmax: int) -> np.ndarray:
     """``30 / gap`` of the Liouvillian at each ``eps_f`` (at least 20): the time by which any
     quench to it has relaxed to $e^{-30}$ of its initial distance from the NESS."""
@@ -176,7 +178,7 @@ def make_study(T: int, nmax: int | None = None, nmax_step: int = 8) -> Study:
     times are ``point["t"]`` (a sequence) or :func:`auto_times` of ``point["t_end"]``."""
 
     def assign_static(points):
-        statics = [None] * len(points)
+        statics: list[tuple[int, int | None, int] | None] = [None] * len(points)
         for (N, kappa, delta, u), idx in group_by_model(points).items():
             eps = [points[i]["eps_i"] for i in idx] + [points[i]["eps_f"] for i in idx]
             nm = nmax if nmax is not None else quench_nmax(N, eps, kappa, delta, u, nmax_step)
@@ -197,8 +199,8 @@ def make_study(T: int, nmax: int | None = None, nmax_step: int = 8) -> Study:
         describe=lambda st: f"nmax={st[0]}", series="t", series_values=series_values)
 
 
-def quench_sweep(N_values: Sequence[float], eps_i: Sequence[float], eps_f: Sequence[float],
-                 out_csv, *, t_values: Sequence[float] | None = None, t_auto: int | None = None,
+def quench_sweep(N_values: ArrayLike, eps_i: ArrayLike, eps_f: ArrayLike,
+                 out_csv, *, t_values: ArrayLike | None = None, t_auto: int | None = None,
                  kappa: float = 0.5, delta: float = -2.0, u: float = 1.0, chunk: int = 4,
                  nmax: int | None = None, nmax_step: int = 8, recompute_flagged: bool = False,
                  progress: bool = True) -> SweepResult:
@@ -218,6 +220,7 @@ def quench_sweep(N_values: Sequence[float], eps_i: Sequence[float], eps_f: Seque
             raise ValueError("t: save times must be >= 0 and strictly increasing")
         T = int(t_values.size)
     else:
+        assert t_auto is not None  # exactly one of t_values, t_auto is given (checked above)
         T = int(t_auto)
         if T < 3:
             raise ValueError(f"t: auto needs at least 3 save times, got {T}")
@@ -225,7 +228,8 @@ def quench_sweep(N_values: Sequence[float], eps_i: Sequence[float], eps_f: Seque
     points = []
     for N in N_values:
         base = dict(N=N, kappa=float(kappa), delta=float(delta), u=float(u))
-        pts = [dict(base, eps_i=ei, eps_f=ef) for ei in eps_i for ef in eps_f]
+        pts: list[dict[str, Any]] = [dict(base, eps_i=ei, eps_f=ef) for ei in eps_i
+                                     for ef in eps_f]
         if t_auto is not None:
             (nm, _, _), = {tuple(s) for s in study.assign_static(pts)}
             t_end = dict(zip(eps_f, relaxation_times(N, eps_f, kappa, delta, u, nm)))

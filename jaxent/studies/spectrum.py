@@ -8,7 +8,7 @@ factorisation) -> one row per ``(N, eps, kappa, delta, u)`` with ``gap``, ``lamb
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from numpy.typing import ArrayLike
 
 from jaxent.lindblad.spectrum import liouvillian_spectrum
 from jaxent.models.kerr import Kerr, kerr_lindbladian
@@ -50,7 +50,7 @@ def make_study(k: int = N_EIGENVALUES, nmax: int | None = None, nmax_step: int =
         return out
 
     def assign_static(points):
-        statics = [None] * len(points)
+        statics: list[tuple[int] | None] = [None] * len(points)
         for (N, kappa, delta, u), idx in group_by_model(points).items():
             nm = nmax if nmax is not None else nmax_for_points(
                 N, [points[i]["eps"] for i in idx], kappa, delta, u, nmax_step)
@@ -64,7 +64,7 @@ def make_study(k: int = N_EIGENVALUES, nmax: int | None = None, nmax_step: int =
                  describe=lambda st: f"nmax={st[0]}")
 
 
-def spectrum_sweep(N_values: Sequence[float], eps_values: Sequence[float], out_csv, *,
+def spectrum_sweep(N_values: ArrayLike, eps_values: ArrayLike, out_csv, *,
                    kappa: float = 0.5, delta: float = -2.0, u: float = 1.0,
                    k: int = N_EIGENVALUES, chunk: int = 8, nmax: int | None = None,
                    nmax_step: int = 8, recompute_flagged: bool = False,
