@@ -47,9 +47,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
-from tqdm.auto import tqdm
 
 from jaxent.io import ResumableCSV
+
+with warnings.catch_warnings():
+    # in a Jupyter kernel without ipywidgets tqdm.auto warns (TqdmWarning) and uses text bars
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
 
 FLAGS = "flags"
 
