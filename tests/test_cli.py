@@ -89,6 +89,14 @@ def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch, exc, line):
     assert _err_lines(capsys) == [line]
 
 
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux's /sys")
+def test_unwritable_out_is_one_line(capsys):
+    """A real unwritable folder (/sys refuses mkdir even to root, so this runs as root too)."""
+    assert _run(["dicke", "--lam-over-lamc", "0.5", "--out", "/sys/jaxent-test/out"]) == 2
+    assert _err_lines(capsys) == [
+        "jaxent dicke: error: Operation not permitted: /sys/jaxent-test"]
+
+
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
     def run(args):
         raise KeyboardInterrupt

@@ -391,6 +391,13 @@ def test_lambda_c_flagged_not_raised_under_vmap():
     assert np.isnan(dg[1]) and np.all(np.isfinite(dg[[0, 2]]))
 
 
+def test_non_numbers_are_named():
+    with pytest.raises(ValueError, match="^lam: must be a real number, got str 'a'$"):
+        Dicke(lam="a")
+    with pytest.raises(ValueError, match=r"^kappa: must be a real number, got complex \(1\+1j\)$"):
+        Dicke(lam=0.1, kappa=1 + 1j)
+
+
 BAD = [("lam", -0.1), ("lam", float("nan")), ("lam", float("inf")), ("omega0", 0.0),
        ("omega0", -0.005), ("omega", -0.01), ("omega", float("nan")), ("kappa", -1.0),
        ("kappa", float("inf")), ("gamma", -1e-3), ("gamma", float("nan"))]

@@ -160,16 +160,18 @@ def test_structured_ness_matches_exact_moments(N, eps_list):
 
 def test_truncation_too_small_warns_and_raises():
     m = Kerr(eps=1.3, N=5.0)  # <n> = 13.3, std 2.8
-    with pytest.warns(TruncationWarning, match=r"nmax=\d+"):
+    good = choose_nmax(m)
+    # one piece of advice for one point, whichever check catches the truncation (they used to
+    # say "use nmax >= 70" and "try nmax=89" for the same point)
+    with pytest.warns(TruncationWarning, match=rf"use nmax={good}$"):
         ss = kerr_steady_state(m, 24)
     assert float(ss.tail_population) > 1e-10
     with pytest.raises(ValueError, match="Fock truncation"):
         kerr_steady_state(m, 24, truncation="raise")
-    with pytest.raises(ValueError, match="nmax"):
+    with pytest.raises(ValueError, match=rf"use nmax >= {good} \(choose_nmax\)$"):
         kerr_steady_state(m, 12)  # far below <n> + 2 std
     with pytest.raises(ValueError, match="nmax"):
         kerr_steady_state(m, 1)
-    good = choose_nmax(m)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ok = kerr_steady_state(m, good)
@@ -209,6 +211,8 @@ def test_grad_through_structured_ness():
     (dict(eps=1.0, N=10.0, delta=float("inf")), "delta"),
     (dict(eps=1.0, N=10.0, u=float("nan")), "u"),
     (dict(eps=[1.0, 2.0], N=10.0), "eps"),
+    (dict(eps="abc", N=10.0), "^eps must be a real number, got 'abc'"),
+    (dict(eps=1 + 1j, N=10.0), r"^eps must be a real number, got \(1\+1j\)"),
 ])
 def test_bad_parameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
