@@ -18,14 +18,6 @@ else:
     OWNS_CACHE = True
 CACHE_DIR = os.environ["JAXENT_CACHE_DIR"]
 
-# Two xdist workers (plus a notebook kernel) share CI's two cores: XLA's multi-threaded Eigen
-# pools in every process would oversubscribe them (threads spinning against each other), so
-# each test process computes on one intra-op thread. Inherited by the workers, the notebook
-# kernels and the CLI subprocesses; users and benchmarks keep XLA's default.
-_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-if "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_ONE_THREAD}".strip()
-
 # The jaxtyping annotations (shapes, dtypes) of jaxent are checked on every call in the tests:
 # the import hook decorates the package's functions and classes as they are imported, so it
 # is installed before jaxent is (the checker: tests/_jaxtyping_check.py, on sys.path here).

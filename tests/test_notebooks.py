@@ -39,26 +39,14 @@ NOISE = ("TqdmWarning: IProgress not found", "from .autonotebook import tqdm as 
 SOURCE_KEY = "jaxent_outputs_of"
 
 
-#: Run first, in the tests only (not stored): the kernel joins the test run's XLA compilation
-#: cache (``JAXENT_CACHE_DIR``, set by conftest), so a program that a notebook or a test has
-#: already compiled in this run is not compiled again (as in the notebooks' old in-process run).
-CACHE_CELL = "from jaxent.sweep import enable_compilation_cache\nenable_compilation_cache()"
-
-
-def execute(path: pathlib.Path, cwd: str, env: dict[str, str],
-            setup: str | None = None) -> nbformat.NotebookNode:
-    """``path`` executed in a fresh kernel (working directory ``cwd``, environment ``env``),
-    after the code ``setup`` if given (its cell is removed again); raises
-    ``nbclient.exceptions.CellExecutionError`` (with the cell and traceback) if a cell fails.
-    The file itself is not touched."""
+def execute(path: pathlib.Path, cwd: str, env: dict[str, str]) -> nbformat.NotebookNode:
+    """``path`` executed in a fresh kernel (working directory ``cwd``, environment ``env``);
+    raises ``nbclient.exceptions.CellExecutionError`` (with the cell and traceback) if a cell
+    fails. The file itself is not touched."""
     nb = nbformat.read(path, as_version=4)
-    if setup is not None:
-        nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL, record_timing=False,
                             resources={"metadata": {"path": cwd}})
     client.execute(env=env)
-    if setup is not None:
-        del nb.cells[0]
     return nb
 
 
@@ -77,7 +65,7 @@ def test_notebook_runs(path, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg", TMPDIR=str(tmp_path))
     before = {p.name: p.read_bytes() for p in NOTEBOOK_DIR.iterdir() if p.is_file()}
     t0 = time.perf_counter()
-    nb = execute(path, str(tmp_path), env, setup=CACHE_CELL)
+    nb = execute(path, str(tmp_path), env)
     print(f"{path.name}: executed in {time.perf_counter() - t0:.1f} s")
     # the kernel ran this interpreter's Python (jupyter_client put sys.executable in its command)
     assert nb.metadata.language_info.version == platform.python_version()
