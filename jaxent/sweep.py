@@ -90,6 +90,48 @@ class Study:
                 + grad_columns(self.outputs, grad) + [FLAGS])
 
 
+def shape_classes(sizes: Sequence[int], counts: Sequence[int],
+                  compile_seconds: Callable[[int], float],
+                  point_seconds: Callable[[int], float]) -> dict[int, int]:
+    r"""The shape classes that minimise a sweep's estimated time, compilation included.
+
+    Group ``g`` needs a static size of at least ``sizes[g]`` (e.g. a Fock truncation) for its
+    ``counts[g]`` points. Padding a group up to a larger size costs run time
+    (``point_seconds(size)`` per point) and saves a compilation
+    (``compile_seconds(size)``); the classes are a subset of the sizes (the largest always
+    among them), chosen by an exact dynamic programme over the sorted sizes,
+    $T_j = \min_{i<j} T_i + c(s_j) + r(s_j) \sum_{i<l\le j} n_l$, in ``O(k^2)`` for ``k``
+    distinct sizes.
+
+    **Returns:** a dict from each distinct size to the class it is padded to (``>=`` it).
+    """
+    need: dict[int, int] = {}
+    for s, n in zip(sizes, counts):
+        if int(s) != s or s < 1 or n < 0:
+            raise ValueError(f"sizes must be positive integers and counts >= 0, got {s}, {n}")
+        need[int(s)] = need.get(int(s), 0) + int(n)
+    v = sorted(need)
+    if not v:
+        return {}
+    cum = np.concatenate([[0], np.cumsum([need[x] for x in v])])
+    best = [0.0] + [math.inf] * len(v)  # best[j]: groups v[:j] covered, v[j-1] a class
+    prev = [0] * (len(v) + 1)
+    for j in range(1, len(v) + 1):
+        c, r = compile_seconds(v[j - 1]), point_seconds(v[j - 1])
+        for i in range(j):
+            t = best[i] + c + r * float(cum[j] - cum[i])
+            if t < best[j]:
+                best[j], prev[j] = t, i
+    out: dict[int, int] = {}
+    j = len(v)
+    while j > 0:
+        i = prev[j]
+        for x in v[i:j]:
+            out[x] = v[j - 1]
+        j = i
+    return out
+
+
 def grad_columns(outputs: Sequence[str], grad: Sequence[str]) -> list[str]:
     """``d<output>_d<param>`` for every output and every parameter in ``grad``."""
     return [f"d{o}_d{p}" for p in grad for o in outputs]

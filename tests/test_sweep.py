@@ -1,6 +1,7 @@
 """The sweep engine (jaxent.sweep) with the Kerr study: NESS identity end to end, resume,
 gradient columns, one compilation per shape, storage failures survived, memory refusal, CLI."""
 
+import math
 import warnings
 
 import jax
@@ -12,7 +13,7 @@ from jaxent.cli import main
 from jaxent.io import read_csv
 from jaxent.models.kerr import Kerr
 from jaxent.studies.kerr import KERR_COLUMNS, KERR_KEY, kerr_point, kerr_sweep
-from jaxent.sweep import run_sweep
+from jaxent.sweep import run_sweep, shape_classes
 
 N_SMALL = 5.0
 
@@ -172,3 +173,64 @@ def test_zero_pump_is_the_vacuum_and_not_flagged(tmp_path):
     d = read_csv(tmp_path / "k.csv")
     assert r.flagged == 0 and d["flags"] == ["", ""]
     assert abs(d["n_photons"][0]) < 1e-12 and abs(d["Pi_d"][0]) < 1e-12
+
+
+def test_shape_classes_minimise_the_estimated_time():
+    """The dynamic programme equals a brute force over every subset of classes, on random
+    costs; the largest size is always a class and no size is padded down."""
+    import itertools
+
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        k = int(rng.integers(1, 7))
+        sizes = sorted(rng.choice(np.arange(8, 300), k, replace=False).tolist())
+        counts = rng.integers(0, 60, k).tolist()
+        c0, c1, r0, p = rng.uniform(0, 10), rng.uniform(0, 0.05), rng.uniform(1e-3, 0.5), \
+            rng.uniform(1, 4)
+
+        def comp(n, c0=c0, c1=c1):
+            return c0 + c1 * n
+
+        def run(n, r0=r0, p=p):
+            return r0 * (n / 100) ** p
+
+        def total(mapping):
+            return (sum(comp(c) for c in set(mapping.values()))
+                    + sum(n * run(mapping[s]) for s, n in zip(sizes, counts)))
+
+        got = shape_classes(sizes, counts, comp, run)
+        assert all(got[s] >= s for s in sizes) and got[sizes[-1]] == sizes[-1]
+        best = math.inf
+        for r in range(k):
+            for sub in itertools.combinations(sizes[:-1], r):
+                cls = sorted(sub) + [sizes[-1]]
+                best = min(best, total({s: min(c for c in cls if c >= s) for s in sizes}))
+        assert math.isclose(total(got), best, rel_tol=1e-12), (sizes, counts, got)
+    # free compilations: every size is its own class; free padding: one class
+    assert shape_classes([10, 20, 30], [5, 5, 5], lambda n: 0.0, lambda n: n) == \
+        {10: 10, 20: 20, 30: 30}
+    assert set(shape_classes([10, 20, 30], [5, 5, 5], lambda n: 1.0, lambda n: 0.0).values()) \
+        == {30}
+    with pytest.raises(ValueError, match="sizes must be positive integers"):
+        shape_classes([10.5], [1], lambda n: 1.0, lambda n: 1.0)
+
+
+def test_default_kerr_sweep_pads_sizes_to_fewer_classes():
+    """The default sweep (N = 10..40 step 5, 45 pumps each) needs nmax 64..176 in steps of 16
+    (seven compilations); padded to its shape classes it compiles three programs, and no size
+    gets less than it needs."""
+    from jaxent.commands._args import parse_values
+    from jaxent.commands.kerr import DEFAULT_EPS, DEFAULT_N
+    from jaxent.studies.kerr import make_study, nmax_for_points
+
+    Ns = np.unique(parse_values(DEFAULT_N, "N"))
+    eps = np.unique(parse_values(DEFAULT_EPS, "eps"))
+    points = [dict(N=float(N), eps=float(e), kappa=0.5, delta=-2.0, u=1.0) for N in Ns
+              for e in eps]
+    statics = make_study().assign_static(points)
+    need = {float(N): nmax_for_points(N, eps, 0.5, -2.0, 1.0, 16) for N in Ns}
+    got = {p["N"]: st[0] for p, st in zip(points, statics)}
+    assert len(set(need.values())) == 7 and len(set(statics)) == 3
+    assert all(got[N] >= need[N] for N in need) and got[40.0] == need[40.0]
+    # a fixed nmax is left alone
+    assert {st[0] for st in make_study(nmax=50).assign_static(points)} == {50}

@@ -36,8 +36,9 @@ def add_parser(sub) -> None:
                    help="Fock truncation for every point (default: chosen per size from a "
                         "rigorous tail bound on the exact moments)")
     p.add_argument("--nmax-step", type=positive_int("nmax-step"), default=16,
-                   help="round each size's nmax up to a multiple of this (default 16); larger "
-                        "values share compilations between sizes (96 is fastest on a GPU)")
+                   help="round each size's nmax up to a multiple of this (default 16); sizes are "
+                        "then padded up to a few shared nmax where a compilation costs more "
+                        "than the padding (larger steps share more; 96 is fastest on a GPU)")
     add_sweep_arguments(p, PARAMS, chunk=8)
     p.add_argument("--out", required=True, help="output directory (kerr.csv, kerr_fig2.png)")
 

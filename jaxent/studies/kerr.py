@@ -5,8 +5,10 @@ solver, exact-moment pin) -> polar Husimi grid -> :func:`~jaxent.entropy.wehrl.p
 -> one row per ``(N, eps, kappa, delta, u)``.
 
 Every parameter is traced, so a sweep compiles once per distinct static pair (truncation
-``nmax``, exact-moment series length; sizes ``N`` are rounded up to a shared ``nmax`` in steps of
-``nmax_step``), never per parameter value.
+``nmax``, exact-moment series length), never per parameter value. Each size ``N`` needs its own
+``nmax`` (rounded up to a multiple of ``nmax_step``); sizes are then padded up to a few shared
+truncations, the shape classes of :func:`~jaxent.sweep.shape_classes` that minimise the
+estimated compile + run time of the sweep.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from jaxent.resources import (
     fits_in_memory,
     format_bytes,
 )
-from jaxent.sweep import Study, SweepResult, run_sweep
+from jaxent.sweep import Study, SweepResult, run_sweep, shape_classes
 from jaxent.tolerances import (
     EXACT_MOMENT_TOL,
     GRID_NORM_TOL,
@@ -59,8 +61,20 @@ KERR_DIAGNOSTICS = ("ness_identity_residual", "tail_population", "grid_norm_erro
 KERR_KEY = ["N", "eps", "kappa", "delta", "u"]
 KERR_COLUMNS = KERR_KEY + ["nmax"] + list(KERR_OUTPUTS) + list(KERR_DIAGNOSTICS)
 
-#: Seconds per NESS point at nmax = 192 on a 2-core CPU (measured), for the time estimate.
-_SECONDS_AT_192 = 0.3
+#: Cost model of a sweep group on a 2-core CPU (jax 0.10.2), fitted to the default sweep
+#: (N = 10..40, 45 pumps each, nmax 64..176): one point of ``kerr_point`` at ``nmax`` takes
+#: ``0.35 (nmax/192)^2.4`` s (warm: 0.067 s at 96, 0.29 s at 176), one compilation about
+#: ``4.5 + 0.01 nmax`` s. It ranks the shape classes (:func:`~jaxent.sweep.shape_classes`) and
+#: labels the progress bar; only ratios matter for the classes.
+_SECONDS_AT_192 = 0.35
+
+
+def _point_seconds(nmax: int) -> float:
+    return _SECONDS_AT_192 * (nmax / 192) ** 2.4
+
+
+def _compile_seconds(nmax: int) -> float:
+    return 4.5 + 0.01 * nmax
 
 
 @functools.lru_cache(maxsize=None)
@@ -201,16 +215,35 @@ def _checks(row) -> list[tuple[str, str]]:
 
 def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
     """The Kerr :class:`~jaxent.sweep.Study`; ``nmax`` fixes the truncation of every point,
-    otherwise each size gets :func:`nmax_for_points` rounded to ``nmax_step``."""
+    otherwise each size gets :func:`nmax_for_points` rounded to ``nmax_step``, padded up to
+    its shape class (:func:`~jaxent.sweep.shape_classes`, module docstring)."""
 
     def assign_static(points):
         statics: list[tuple[int, int | None] | None] = [None] * len(points)
+        groups = []
         for (N, kappa, delta, u), idx in group_by_model(points).items():
             eps = [points[i]["eps"] for i in idx]
             nm = nmax if nmax is not None else nmax_for_points(N, eps, kappa, delta, u, nmax_step)
-            K = series_length(N, eps, kappa, delta, u)
+            groups.append((idx, int(nm), series_length(N, eps, kappa, delta, u)))
+        if nmax is None:
+            # pad sizes up to a few shared truncations where a compilation costs more than the
+            # padding (apart for groups without an exact-moment series); a class runs the
+            # longest series of its groups (a longer series is as exact)
+            for has_series in (True, False):
+                part = [j for j, g in enumerate(groups) if (g[2] is not None) == has_series]
+                classes = shape_classes([groups[j][1] for j in part],
+                                        [len(groups[j][0]) for j in part],
+                                        _compile_seconds, _point_seconds)
+                longest: dict[int, int] = {}
+                for j in part:
+                    c = classes[groups[j][1]]
+                    longest[c] = max(longest.get(c, 0), groups[j][2] or 0)
+                for j in part:
+                    idx, nm, _ = groups[j]
+                    groups[j] = (idx, classes[nm], longest[classes[nm]] if has_series else None)
+        for idx, nm, k in groups:
             for i in idx:
-                statics[i] = (int(nm), K)
+                statics[i] = (nm, k)
         return statics
 
     def preflight(static, chunk):
@@ -227,7 +260,7 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
         point=_point, assign_static=assign_static, checks=_checks,
         static_names=("nmax",), static_columns=lambda st: {"nmax": st[0]},
         preflight=preflight,
-        describe=lambda st: f"nmax={st[0]}, ~{_SECONDS_AT_192 * (st[0] / 192) ** 4:.2g} s/pt",
+        describe=lambda st: f"nmax={st[0]}, ~{_point_seconds(st[0]):.2g} s/pt",
     )
 
 
