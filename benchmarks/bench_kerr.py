@@ -13,7 +13,9 @@ Wehrl terms S, Phi, Pi_J, Pi_d, Pi_U.
   finite differences of Q). Not ``qutip.qfunc`` on jaxent's own polar grid.
 
 Each pipeline runs in its own subprocess so its peak memory (max RSS) is its own.
-Usage: ``python benchmarks/bench_kerr.py [--N 10 20 40] [--eps 1.3] [--repeat 3] [--dx 0.2]``.
+Usage: ``python benchmarks/bench_kerr.py [--N 10 20 40] [--eps 1.3] [--repeat 3] [--dx 0.2]``;
+``--end-to-end [0.5:1.3:41]`` instead times the whole sweep at one N (default 40) from the
+command line, cold and with the compilation cache filled, against one QuTiP process.
 """
 
 from __future__ import annotations
@@ -54,49 +56,61 @@ def jaxent_point(N: float, eps: float, repeat: int, queue) -> None:
                "terms": {k: float(v) for k, v in out.items()}})
 
 
-def qutip_point(N: float, eps: float, nmax: int, radius: float, dx: float, repeat: int,
-                queue) -> None:
+def qutip_terms(N: float, eps: float, nmax: int, radius: float, dx: float) -> tuple[dict, int]:
+    """The reference pipeline at one point: ``qutip.steadystate`` + numpy Bargmann terms."""
     import numpy as np
     import qutip
 
     kappa, delta, u = 0.5, -2.0, 1.0
+    a = qutip.destroy(nmax)
+    H = delta * a.dag() * a + u / (2 * N) * a.dag() * a.dag() * a * a \
+        + 1j * eps * np.sqrt(N) * (a.dag() - a)
+    rho_q = qutip.steadystate(H, [np.sqrt(2 * kappa) * a])
+    rho, Hm = rho_q.full(), H.full()
+    # square grid of spacing dx over the disc of jaxent's grid (radius R)
+    x = np.arange(-radius, radius + 0.5 * dx, dx)
+    X, Y = np.meshgrid(x, x)
+    mu = (X + 1j * Y).ravel()
+    # Bargmann vectors v_n(mu) = exp(-|mu|^2/2) mu^n / sqrt(n!), by the stable recursion
+    V = np.empty((nmax, mu.size), complex)
+    V[0] = np.exp(-0.5 * np.abs(mu) ** 2)
+    for k in range(1, nmax):
+        V[k] = V[k - 1] * mu / np.sqrt(k)
+    Q = (np.real(np.sum(V.conj() * (rho @ V), axis=0)) / np.pi).reshape(X.shape)
+    drho = -1j * (Hm @ rho - rho @ Hm)
+    QU = (np.real(np.sum(V.conj() * (drho @ V), axis=0)) / np.pi).reshape(X.shape)
+    mu = mu.reshape(X.shape)
+    dQdy, dQdx = np.gradient(Q, dx)
+    dQ_dmubar = 0.5 * (dQdx + 1j * dQdy)
+    J = kappa * (mu * Q + dQ_dmubar)
+    a_mean = np.trace(rho @ a.full())
+    Jv = J - kappa * a_mean * Q
+    safe = Q > 1e-300
+    Qs = np.where(safe, Q, 1.0)
+    dA = dx * dx
+    S = -np.sum(np.where(safe, Q * np.log(Qs), 0.0)) * dA
+    Pi_J = 2 / kappa * np.sum(np.where(safe, np.abs(J) ** 2 / Qs, 0.0)) * dA
+    Pi_d = 2 / kappa * np.sum(np.where(safe, np.abs(Jv) ** 2 / Qs, 0.0)) * dA
+    Pi_U = -np.sum(np.where(safe, QU * np.log(Qs), 0.0)) * dA
+    Phi = 2 * kappa * np.real(np.trace(rho @ (a.dag() * a).full()))
+    return {"S_wehrl": S, "Phi": Phi, "Pi_J": Pi_J, "Pi_d": Pi_d, "Pi_U": Pi_U}, int(x.size)
+
+
+def qutip_point(N: float, eps: float, nmax: int, radius: float, dx: float, repeat: int,
+                queue) -> None:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        a = qutip.destroy(nmax)
-        H = delta * a.dag() * a + u / (2 * N) * a.dag() * a.dag() * a * a \
-            + 1j * eps * np.sqrt(N) * (a.dag() - a)
-        rho_q = qutip.steadystate(H, [np.sqrt(2 * kappa) * a])
-        rho, Hm = rho_q.full(), H.full()
-        # square grid of spacing dx over the disc of jaxent's grid (radius R)
-        x = np.arange(-radius, radius + 0.5 * dx, dx)
-        X, Y = np.meshgrid(x, x)
-        mu = (X + 1j * Y).ravel()
-        # Bargmann vectors v_n(mu) = exp(-|mu|^2/2) mu^n / sqrt(n!), by the stable recursion
-        V = np.empty((nmax, mu.size), complex)
-        V[0] = np.exp(-0.5 * np.abs(mu) ** 2)
-        for k in range(1, nmax):
-            V[k] = V[k - 1] * mu / np.sqrt(k)
-        Q = (np.real(np.sum(V.conj() * (rho @ V), axis=0)) / np.pi).reshape(X.shape)
-        drho = -1j * (Hm @ rho - rho @ Hm)
-        QU = (np.real(np.sum(V.conj() * (drho @ V), axis=0)) / np.pi).reshape(X.shape)
-        mu = mu.reshape(X.shape)
-        dQdy, dQdx = np.gradient(Q, dx)
-        dQ_dmubar = 0.5 * (dQdx + 1j * dQdy)
-        J = kappa * (mu * Q + dQ_dmubar)
-        a_mean = np.trace(rho @ a.full())
-        Jv = J - kappa * a_mean * Q
-        safe = Q > 1e-300
-        Qs = np.where(safe, Q, 1.0)
-        dA = dx * dx
-        S = -np.sum(np.where(safe, Q * np.log(Qs), 0.0)) * dA
-        Pi_J = 2 / kappa * np.sum(np.where(safe, np.abs(J) ** 2 / Qs, 0.0)) * dA
-        Pi_d = 2 / kappa * np.sum(np.where(safe, np.abs(Jv) ** 2 / Qs, 0.0)) * dA
-        Pi_U = -np.sum(np.where(safe, QU * np.log(Qs), 0.0)) * dA
-        Phi = 2 * kappa * np.real(np.trace(rho @ (a.dag() * a).full()))
+        terms, n_grid = qutip_terms(N, eps, nmax, radius, dx)
         times.append(time.perf_counter() - t0)
-    queue.put({"seconds": min(times), "peak_mb": _peak_rss_mb(), "n_grid": int(x.size),
-               "terms": {"S_wehrl": S, "Phi": Phi, "Pi_J": Pi_J, "Pi_d": Pi_d, "Pi_U": Pi_U}})
+    queue.put({"seconds": min(times), "peak_mb": _peak_rss_mb(), "n_grid": n_grid,
+               "terms": terms})
+
+
+def qutip_sweep(N: float, eps_values: list[float], nmax: int, radius: float, dx: float,
+                queue) -> None:
+    """The end-to-end reference: one process computing every pump, as a script would."""
+    queue.put([qutip_terms(N, e, nmax, radius, dx)[0] for e in eps_values])
 
 
 def _run(target, *args):
@@ -109,6 +123,49 @@ def _run(target, *args):
     return res
 
 
+def end_to_end(N: float, eps_range: str, dx: float) -> dict:
+    """The sweep as users run it, process start and compilation included: ``jaxent kerr`` from
+    the command line with an empty compilation cache (the first run after installing) and
+    again with the cache it filled, against one QuTiP process over the same pumps at the same
+    truncation (the largest of jaxent's sweep) and the same disc."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    import numpy as np
+
+    from jaxent.io import read_csv
+    from jaxent.phase_space.grid import polar_grid
+
+    work = tempfile.mkdtemp(prefix="bench_kerr_e2e_")
+    env = dict(os.environ, JAXENT_CACHE_DIR=os.path.join(work, "xla"))
+    out = {}
+    for run in ("cold", "warm"):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "jaxent", "kerr", "--N", f"{N:g}", "--eps",
+                        eps_range, "--no-progress", "--out", os.path.join(work, run)],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        out[f"jaxent_{run}_s"] = time.perf_counter() - t0
+    data = read_csv(os.path.join(work, "cold", "kerr.csv"), key=["N", "eps", "kappa", "delta",
+                                                                  "u"])
+    eps = [float(e) for e in data["eps"]]
+    nmax = int(max(data["nmax"]))
+    t0 = time.perf_counter()
+    ref = _run(qutip_sweep, N, eps, nmax, float(polar_grid(nmax).radius), dx)
+    out["qutip_s"] = time.perf_counter() - t0
+    pid_j = np.asarray(data["Pi_d"], float)
+    pid_q = np.asarray([r["Pi_d"] for r in ref])
+    phi_j = np.asarray(data["Phi"], float)
+    phi_rel = np.abs(phi_j - np.asarray([r["Phi"] for r in ref])) / phi_j
+    # Pi_d against the sweep's scale: where Pi_d is small the reference's finite-difference
+    # current on its 0.2 grid is the larger error (jaxent's columns are checked in the tests)
+    out.update(points=len(eps), nmax=nmax,
+               pi_d_diff_over_max=float(np.max(np.abs(pid_j - pid_q)) / np.max(pid_j)),
+               phi_max_rel_diff=float(phi_rel.max()), phi_worst_eps=eps[int(phi_rel.argmax())])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--N", type=float, nargs="+", default=[10, 20, 40])
@@ -116,7 +173,28 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dx", type=float, default=0.2, help="spacing of the reference's square grid")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--end-to-end", metavar="EPS_RANGE", nargs="?", const="0.5:1.3:41",
+                    help="instead: the sweep at the first --N over EPS_RANGE (default "
+                         "0.5:1.3:41) from the command line, cold and warm, against QuTiP")
     args = ap.parse_args()
+    if args.end_to_end:
+        N = args.N[0] if args.N != [10, 20, 40] else 40.0
+        r = end_to_end(N, args.end_to_end, args.dx)
+        print(f"Kerr sweep end to end, N = {N:g}, eps {args.end_to_end} ({r['points']} points, "
+              f"nmax {r['nmax']}), process start and compilation included:")
+        print(f"  jaxent kerr, empty compilation cache: {r['jaxent_cold_s']:7.1f} s  "
+              f"(QuTiP / jaxent = {r['qutip_s'] / r['jaxent_cold_s']:.2f}x)")
+        print(f"  jaxent kerr, cache filled:            {r['jaxent_warm_s']:7.1f} s  "
+              f"({r['qutip_s'] / r['jaxent_warm_s']:.2f}x)")
+        print(f"  QuTiP steadystate + numpy terms:      {r['qutip_s']:7.1f} s")
+        print(f"  max |Pi_d difference| / max Pi_d: {r['pi_d_diff_over_max']:.1e} (the "
+              f"reference's {args.dx} grid); max relative difference of Phi = 2 kappa <n>: "
+              f"{r['phi_max_rel_diff']:.1e} at eps = {r['phi_worst_eps']:g} (jaxent's <n> "
+              "is checked against the exact moments in every row)")
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(r, fh, indent=1)
+        return
     rows = []
     print(f"Kerr per-point pipeline, eps = {args.eps} (best of {args.repeat})")
     print(f"{'N':>4} {'nmax':>5} {'grid':>10} {'jaxent s':>10} {'compile s':>10} {'qutip s':>10}"
