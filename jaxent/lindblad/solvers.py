@@ -314,19 +314,27 @@ _GAUSS_JORDAN_MAX = 16
 
 def _gauss_jordan_inverse(A):
     """Inverses of a batch ``(B, m, m)`` by Gauss-Jordan elimination with partial pivoting,
-    unrolled over the ``m`` (small, static) columns and vectorised over the batch."""
+    vectorised over the batch; the ``m`` column steps are a ``lax.fori_loop`` (one compiled
+    step per shape: unrolled, the steps of every small front of a plan were most of the
+    solver's compilation time)."""
     B, m, _ = A.shape
     M = jnp.concatenate([A, jnp.broadcast_to(jnp.eye(m, dtype=A.dtype), A.shape)], axis=2)
     rows = jnp.arange(m)
-    for k in range(m):
-        mag = jnp.where(rows[None, :] >= k, jnp.abs(M[:, :, k]), -1.0)
+
+    def step(k, M):
+        col = jax.lax.dynamic_index_in_dim(M, k, axis=2, keepdims=False)  # (B, m)
+        mag = jnp.where(rows[None, :] >= k, jnp.abs(col), -1.0)
         p = jnp.argmax(mag, axis=1)
         perm = jnp.where(rows[None, :] == k, p[:, None],
                          jnp.where(rows[None, :] == p[:, None], k, rows[None, :]))
         M = jnp.take_along_axis(M, perm[:, :, None], axis=1)
-        pivot_row = M[:, k, :] / M[:, k, k][:, None]
-        M = M - M[:, :, k][:, :, None] * pivot_row[:, None, :]
-        M = jnp.where((rows == k)[None, :, None], pivot_row[:, None, :], M)
+        row_k = jax.lax.dynamic_index_in_dim(M, k, axis=1, keepdims=False)  # (B, 2m)
+        pivot_row = row_k / jax.lax.dynamic_index_in_dim(row_k, k, axis=1)
+        col = jax.lax.dynamic_index_in_dim(M, k, axis=2, keepdims=False)
+        M = M - col[:, :, None] * pivot_row[:, None, :]
+        return jnp.where((rows == k)[None, :, None], pivot_row[:, None, :], M)
+
+    M = jax.lax.fori_loop(0, m, step, M)
     return M[:, :, m:]
 
 
