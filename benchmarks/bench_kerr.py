@@ -56,6 +56,23 @@ def jaxent_point(N: float, eps: float, repeat: int, queue) -> None:
                "terms": {k: float(v) for k, v in out.items()}})
 
 
+def bargmann_grid(radius: float, dx: float, nmax: int):
+    """The reference's square grid of spacing ``dx`` over the disc of radius ``radius`` (that of
+    jaxent's polar grid): ``x`` (1-D), ``X, Y`` (2-D), ``mu = X + iY`` flattened, and the Bargmann
+    vectors ``V[n] = exp(-|mu|^2/2) mu^n / sqrt(n!)`` ``(nmax, mu.size)`` by the stable
+    recursion, so that ``Q = Re(v^dag rho v) / pi``."""
+    import numpy as np
+
+    x = np.arange(-radius, radius + 0.5 * dx, dx)
+    X, Y = np.meshgrid(x, x)
+    mu = (X + 1j * Y).ravel()
+    V = np.empty((nmax, mu.size), complex)
+    V[0] = np.exp(-0.5 * np.abs(mu) ** 2)
+    for k in range(1, nmax):
+        V[k] = V[k - 1] * mu / np.sqrt(k)
+    return x, X, Y, mu, V
+
+
 def qutip_terms(N: float, eps: float, nmax: int, radius: float, dx: float) -> tuple[dict, int]:
     """The reference pipeline at one point: ``qutip.steadystate`` + numpy Bargmann terms."""
     import numpy as np
@@ -67,15 +84,7 @@ def qutip_terms(N: float, eps: float, nmax: int, radius: float, dx: float) -> tu
         + 1j * eps * np.sqrt(N) * (a.dag() - a)
     rho_q = qutip.steadystate(H, [np.sqrt(2 * kappa) * a])
     rho, Hm = rho_q.full(), H.full()
-    # square grid of spacing dx over the disc of jaxent's grid (radius R)
-    x = np.arange(-radius, radius + 0.5 * dx, dx)
-    X, Y = np.meshgrid(x, x)
-    mu = (X + 1j * Y).ravel()
-    # Bargmann vectors v_n(mu) = exp(-|mu|^2/2) mu^n / sqrt(n!), by the stable recursion
-    V = np.empty((nmax, mu.size), complex)
-    V[0] = np.exp(-0.5 * np.abs(mu) ** 2)
-    for k in range(1, nmax):
-        V[k] = V[k - 1] * mu / np.sqrt(k)
+    x, X, Y, mu, V = bargmann_grid(radius, dx, nmax)
     Q = (np.real(np.sum(V.conj() * (rho @ V), axis=0)) / np.pi).reshape(X.shape)
     drho = -1j * (Hm @ rho - rho @ Hm)
     QU = (np.real(np.sum(V.conj() * (drho @ V), axis=0)) / np.pi).reshape(X.shape)

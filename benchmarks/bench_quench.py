@@ -58,6 +58,8 @@ import tempfile
 import time
 import traceback
 
+from bench_kerr import bargmann_grid  # the same reference grid (benchmarks/ is on sys.path)
+
 KAPPA, DELTA, U = 0.5, -2.0, 1.0
 ATOL = 1e-10
 TERMS = ("S_wehrl", "Phi", "Phi_q", "Pi_d", "Pi_U", "dS_dt")
@@ -97,14 +99,7 @@ def reference_terms(states, H, a, kappa: float, radius: float, dx: float) -> dic
     nmax = H.shape[0]
     ad = a.conj().T
     n_op = ad @ a
-    x = np.arange(-radius, radius + 0.5 * dx, dx)
-    X, Y = np.meshgrid(x, x)
-    mu = (X + 1j * Y).ravel()
-    # Bargmann vectors v_n(mu) = exp(-|mu|^2/2) mu^n / sqrt(n!), by the stable recursion
-    V = np.empty((nmax, mu.size), complex)
-    V[0] = np.exp(-0.5 * np.abs(mu) ** 2)
-    for k in range(1, nmax):
-        V[k] = V[k - 1] * mu / np.sqrt(k)
+    x, X, Y, mu, V = bargmann_grid(radius, dx, nmax)
     Vc = V.conj()
     mu = mu.reshape(X.shape)
     dA = dx * dx
