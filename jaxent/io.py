@@ -51,7 +51,14 @@ class StorageError(ValueError):
 # helpers
 
 
-def _key_value(x, digits: int):
+#: Significant digits to which key values are compared (:class:`ResumableCSV`, :func:`read_csv`).
+KEY_DIGITS = 12
+
+
+def key_value(x, digits: int = KEY_DIGITS):
+    """``x`` as compared in a key: strings as they are, finite non-zero floats rounded to
+    ``digits`` significant digits (a value and its decimal text match; ``1e300`` stays finite,
+    where rounding to decimals would overflow), ``0``, ``inf`` and NaN as they are."""
     if isinstance(x, str):
         return x
     x = float(x)
@@ -62,7 +69,7 @@ def _key_value(x, digits: int):
 
 def _text_key_value(v: str, digits: int):
     try:
-        return _key_value(float(v), digits)
+        return key_value(float(v), digits)
     except ValueError:
         return v
 
@@ -340,7 +347,7 @@ class ResumableCSV:
     """
 
     def __init__(self, path: str | os.PathLike, columns: Sequence[str], key: Sequence[str],
-                 key_digits: int = 12, flag_column: str | None = None,
+                 key_digits: int = KEY_DIGITS, flag_column: str | None = None,
                  recompute_flagged: bool = False):
         self._closed = True  # until the lock is held (so __del__ of a failed init is a no-op)
         self.path = os.fspath(path)
@@ -457,7 +464,7 @@ class ResumableCSV:
         return tuple(_text_key_value(fields[i], self.key_digits) for i in self._key_idx)
 
     def _row_key(self, row: Mapping) -> tuple:
-        return tuple(_key_value(row[k], self.key_digits) for k in self.key)
+        return tuple(key_value(row[k], self.key_digits) for k in self.key)
 
     def _is_flagged_text(self, fields: Sequence[str]) -> bool:
         return self._flag_idx is not None and fields[self._flag_idx].strip() != ""
@@ -623,7 +630,7 @@ class ResumableCSV:
 
 
 def read_csv(path: str | os.PathLike, key: Sequence[str] | None = None,
-             key_digits: int = 12) -> dict[str, list]:
+             key_digits: int = KEY_DIGITS) -> dict[str, list]:
     """Read a CSV written by :class:`ResumableCSV` into columns (numbers as float where they
     parse, strings otherwise).
 

@@ -2,6 +2,7 @@ import csv
 import errno
 import fcntl
 import gc
+import math
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import jaxent.io as jio
-from jaxent.io import ResumableCSV, StorageError, read_csv
+from jaxent.io import ResumableCSV, StorageError, key_value, read_csv
 
 
 def test_resume_skips_written_points(tmp_path):
@@ -365,3 +366,14 @@ def test_closed_writer_refuses_appends(tmp_path):
     w.close()  # idempotent
     with pytest.raises(ValueError, match="closed"):
         w.append([_row(1, 0.5)])
+
+
+def test_key_value_matches_decimal_text_and_stays_finite():
+    """Keys match after rounding to 12 significant digits: a float and its decimal text, sums
+    that differ in the last bits; huge and tiny values stay finite and non-zero."""
+    assert key_value(0.1 + 0.2) == key_value(0.3) == key_value(float("0.3"))
+    assert key_value(1.2000000000000002) == 1.2
+    assert key_value(1e300) == 1e300 and key_value(-3e-300) == -3e-300
+    assert key_value(1.0) != key_value(1.0 + 1e-9)
+    assert key_value("global") == "global" and key_value(0.0) == 0.0
+    assert math.isinf(key_value(float("inf"))) and math.isnan(key_value(float("nan")))

@@ -74,19 +74,15 @@ def add_sweep_arguments(parser: argparse.ArgumentParser, params: list[str], chun
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def positive_int(name: str):
+def positive_int(text: str) -> int:
     """argparse ``type=`` for an integer >= 1 (argparse's error names the flag)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-        return value
-
-    return parse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def report_sweep(result, what: str) -> None:

@@ -49,12 +49,8 @@ def _parse_sizes(tokens) -> np.ndarray:
     return np.unique(L.astype(int))
 
 
-def _digits(x) -> float:
-    return float(f"{float(x):.12g}")
-
-
 def run(args: argparse.Namespace) -> None:
-    from jaxent.io import read_csv
+    from jaxent.io import key_value, read_csv
     from jaxent.studies.chain import CHAIN_DIAGNOSTICS, chain_sweep
 
     L_values = _parse_sizes(args.L)
@@ -67,11 +63,11 @@ def run(args: argparse.Namespace) -> None:
                          recompute_flagged=args.recompute_flagged, progress=not args.no_progress)
     data = read_csv(csv_path, key=CHAIN_KEY)
     # the file may hold other sweeps (resume is by full key): keep this one's points
-    # (12 significant digits, not decimals: np.round(1e300, 12) overflows to inf)
-    want = {k: {_digits(x) for x in v} for k, v in vals.items()}
-    want["L"] = {_digits(x) for x in L_values}
+    # (as the file matches keys: 12 significant digits, so that gamma = 1e300 stays finite)
+    want = {k: {key_value(float(x)) for x in v} for k, v in vals.items()}
+    want["L"] = {key_value(float(x)) for x in L_values}
     keep = [i for i in range(len(data["L"]))
-            if all(_digits(data[k][i]) in want[k] for k in CHAIN_KEY)]
+            if all(key_value(float(data[k][i])) in want[k] for k in CHAIN_KEY)]
     data = {k: [v[i] for i in keep] for k, v in data.items()}
     flagged = sum(1 for f in data["flags"] if f)
     print(f"wrote {result.computed} new rows to {csv_path} ({len(keep)} rows for these flags, "

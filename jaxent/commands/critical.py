@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
                    help="loss rate (Kerr: 2 kappa D[a], default 0.5; Dicke: default 1)")
     p.add_argument("--delta", type=float, default=-2.0, help="Kerr detuning Delta")
     p.add_argument("--u", type=float, default=1.0, help="Kerr nonlinearity u")
-    p.add_argument("--nmax", type=positive_int("nmax"), default=None,
+    p.add_argument("--nmax", type=positive_int, default=None,
                    help="Kerr: Fock truncation (default: from the NESS tail bound)")
     add_values_argument(p, "gamma", ["1e-2", "1e-3", "1e-4", "1e-5", "1e-6"],
                         "Dicke: stabilising losses for the gamma -> 0 limit")

@@ -38,10 +38,10 @@ def add_parser(sub) -> None:
         p.add_argument(f"--{name}", type=float, default=None,
                        help=f"{what}: fixed value, or initial guess when free "
                             f"(default {DEFAULTS[name]:g})")
-    p.add_argument("--starts", type=positive_int("starts"), default=4,
+    p.add_argument("--starts", type=positive_int, default=4,
                    help="Levenberg-Marquardt runs: the guess and the best of a grid around it "
                         "(default 4)")
-    p.add_argument("--nmax", type=positive_int("nmax"), default=None,
+    p.add_argument("--nmax", type=positive_int, default=None,
                    help="Fock truncation (default: from the tail bound at the largest pump, "
                         "re-checked at the best fit)")
     p.add_argument("--out", required=True, help="output directory (fit.csv, fit.png)")

@@ -32,10 +32,10 @@ def add_parser(sub) -> None:
     p.add_argument("--u", type=float, default=1.0, help="Kerr nonlinearity u (default 1)")
     p.add_argument("--eps-c", type=float, default=0.933,
                    help="eps_c for the collapse (default 0.933)")
-    p.add_argument("--nmax", type=positive_int("nmax"), default=None,
+    p.add_argument("--nmax", type=positive_int, default=None,
                    help="Fock truncation for every point (default: chosen per size from a "
                         "rigorous tail bound on the exact moments)")
-    p.add_argument("--nmax-step", type=positive_int("nmax-step"), default=16,
+    p.add_argument("--nmax-step", type=positive_int, default=16,
                    help="round each size's nmax up to a multiple of this (default 16); sizes are "
                         "then padded up to a few shared nmax where a compilation costs more "
                         "than the padding (larger steps share more; 96 is fastest on a GPU)")

@@ -32,10 +32,10 @@ def add_parser(sub) -> None:
     p.add_argument("--kappa", type=float, default=0.5, help="loss rate, 2 kappa D[a]")
     p.add_argument("--delta", type=float, default=-2.0, help="detuning Delta")
     p.add_argument("--u", type=float, default=1.0, help="Kerr nonlinearity u")
-    p.add_argument("--nmax", type=positive_int("nmax"), default=None,
+    p.add_argument("--nmax", type=positive_int, default=None,
                    help="Fock truncation (default: per size, the NESS truncation of the larger "
                         "pump + 25 %% for the transient)")
-    p.add_argument("--chunk", type=positive_int("chunk"), default=4,
+    p.add_argument("--chunk", type=positive_int, default=4,
                    help="quenches per vmapped batch")
     p.add_argument("--recompute-flagged", action="store_true",
                    help="recompute quenches with flagged rows from an earlier run")

@@ -19,14 +19,14 @@ def add_parser(sub) -> None:
                        description=__doc__)
     add_values_argument(p, "N", DEFAULT_N, "system sizes N")
     add_values_argument(p, "eps", DEFAULT_EPS, "pump values eps")
-    p.add_argument("--k", type=positive_int("k"), default=4,
+    p.add_argument("--k", type=positive_int, default=4,
                    help="eigenvalues per point (lambda_1 .. lambda_k)")
     p.add_argument("--kappa", type=float, default=0.5, help="loss rate, 2 kappa D[a]")
     p.add_argument("--delta", type=float, default=-2.0, help="detuning Delta")
     p.add_argument("--u", type=float, default=1.0, help="Kerr nonlinearity u")
-    p.add_argument("--nmax", type=positive_int("nmax"), default=None,
+    p.add_argument("--nmax", type=positive_int, default=None,
                    help="Fock truncation (default: per size, from the NESS tail bound)")
-    p.add_argument("--chunk", type=positive_int("chunk"), default=8, help="points per batch")
+    p.add_argument("--chunk", type=positive_int, default=8, help="points per batch")
     p.add_argument("--recompute-flagged", action="store_true",
                    help="recompute flagged rows of an earlier run")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
