@@ -96,19 +96,26 @@ def shape_classes(sizes: Sequence[int], counts: Sequence[int],
     r"""The shape classes that minimise a sweep's estimated time, compilation included.
 
     Group ``g`` needs a static size of at least ``sizes[g]`` (e.g. a Fock truncation) for its
-    ``counts[g]`` points. Padding a group up to a larger size costs run time
-    (``point_seconds(size)`` per point) and saves a compilation
-    (``compile_seconds(size)``); the classes are a subset of the sizes (the largest always
-    among them), chosen by an exact dynamic programme over the sorted sizes,
-    $T_j = \min_{i<j} T_i + c(s_j) + r(s_j) \sum_{i<l\le j} n_l$, in ``O(k^2)`` for ``k``
-    distinct sizes.
+    ``counts[g]`` points. Padding a group up to a larger size costs run time (``r(s)`` =
+    ``point_seconds(s)`` per point, which must not decrease with ``s``) and saves a compilation
+    (``c(s)`` = ``compile_seconds(s)``); the classes are a subset of the sizes (the largest
+    always among them), each group padded to the smallest class that holds it, chosen by an
+    exact dynamic programme over the distinct sizes in increasing order ``s_1 < ... < s_k``
+    with ``n_l`` points each: $T_j = \min_{i<j} T_i + c(s_j) + r(s_j) \sum_{i<l\le j} n_l$,
+    ``O(k^2)``.
 
     **Returns:** a dict from each distinct size to the class it is padded to (``>=`` it).
+    ``ValueError`` if a size is not a positive integer, a count not a non-negative integer, or
+    the two lists differ in length.
     """
+    if len(sizes) != len(counts):
+        raise ValueError(f"sizes and counts differ in length ({len(sizes)} vs {len(counts)})")
     need: dict[int, int] = {}
     for s, n in zip(sizes, counts):
-        if int(s) != s or s < 1 or n < 0:
-            raise ValueError(f"sizes must be positive integers and counts >= 0, got {s}, {n}")
+        if not (math.isfinite(s) and int(s) == s and s >= 1):
+            raise ValueError(f"sizes must be positive integers, got {s}")
+        if not (math.isfinite(n) and int(n) == n and n >= 0):
+            raise ValueError(f"counts must be non-negative integers, got {n}")
         need[int(s)] = need.get(int(s), 0) + int(n)
     v = sorted(need)
     if not v:

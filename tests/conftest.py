@@ -9,8 +9,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # OpenBLAS threads busy-wait between calls: two xdist workers (plus a notebook kernel) on CI's
 # two cores, each with its own spinning pool next to XLA's threads, ran the fit tests 4-7x
 # slower than alone (test_fit.py: 58 s alone, 383 s beside one notebook); with one thread, two
-# concurrent copies of a fit test take 65 s against 191 s. Set before any process of the run
-# loads OpenBLAS: the workers, the notebook kernels and the CLI subprocesses inherit it.
+# concurrent copies of a fit test take 65 s against 191 s. The xdist workers, the notebook
+# kernels and the CLI subprocesses start with it; in this (main) process a pytest plugin may
+# have loaded numpy's own OpenBLAS first, but scipy's, which jaxlib calls, is loaded later.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # One XLA compilation cache per test run, kept apart from the user's ~/.cache/jaxent or
 # JAXENT_CACHE_DIR (the CLI tests enable the cache as well): tests that build the same program

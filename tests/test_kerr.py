@@ -371,16 +371,17 @@ def test_choose_nmax_matches_exact_moments_on_a_fine_grid(N):
 def test_tail_bound_is_an_upper_bound():
     """P(n >= M) from a converged NESS never exceeds the factorial-moment bound."""
     m = Kerr(eps=0.93, N=20.0)
-    ss = kerr_steady_state(m, 120)
+    nmax = 120
+    ss = kerr_steady_state(m, nmax)
     p = np.real(np.diag(np.asarray(ss.rho)))
     tail = np.cumsum(p[::-1])[::-1]
     Ms = np.arange(5, 100, 5)
     bound = tail_bound(m, Ms)
     # Far out the true populations are < 1e-19, but float64 resolves each one only to a few
     # ulps of the largest (|p_k| ~ 1e-16 of rounding, either sign, whichever LAPACK threading
-    # ran the solve), so the tail sum of the 120 - M populations is resolved to
-    # ~(120 - M) x 4 eps: that is the floor of the comparison, not a fixed 1e-15.
-    floor = (120 - Ms) * 4 * np.finfo(float).eps
+    # ran the solve), so the tail sum of the nmax - M populations is resolved to
+    # ~(nmax - M) x 4 eps: that is the floor of the comparison, not a fixed 1e-15.
+    floor = (nmax - Ms) * 4 * np.finfo(float).eps
     assert np.all(tail[Ms] <= bound * (1 + 1e-9) + floor)
     assert bound[-1] < 1e-12
 

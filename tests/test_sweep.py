@@ -211,8 +211,16 @@ def test_shape_classes_minimise_the_estimated_time():
         {10: 10, 20: 20, 30: 30}
     assert set(shape_classes([10, 20, 30], [5, 5, 5], lambda n: 1.0, lambda n: 0.0).values()) \
         == {30}
-    with pytest.raises(ValueError, match="sizes must be positive integers"):
-        shape_classes([10.5], [1], lambda n: 1.0, lambda n: 1.0)
+    assert shape_classes([], [], lambda n: 1.0, lambda n: 1.0) == {}
+    assert shape_classes([7, 7, 3], [1, 2, 0], lambda n: 1.0, lambda n: n) == {3: 7, 7: 7}
+    for sizes, counts, msg in (([10.5], [1], "sizes must be positive integers"),
+                               ([0], [1], "sizes must be positive integers"),
+                               ([float("inf")], [1], "sizes must be positive integers"),
+                               ([10], [2.5], "counts must be non-negative integers"),
+                               ([10], [float("nan")], "counts must be non-negative integers"),
+                               ([5, 7], [1], "differ in length")):
+        with pytest.raises(ValueError, match=msg):
+            shape_classes(sizes, counts, lambda n: 1.0, lambda n: 1.0)
 
 
 def test_default_kerr_sweep_pads_sizes_to_fewer_classes():

@@ -34,7 +34,8 @@ def add_parser(sub) -> None:
                    help="eps_c for the collapse (default 0.933)")
     p.add_argument("--nmax", type=positive_int, default=None,
                    help="Fock truncation for every point (default: chosen per size from a "
-                        "rigorous tail bound on the exact moments)")
+                        "rigorous tail bound on the exact moments, then padded to a shared "
+                        "shape class; see --nmax-step)")
     p.add_argument("--nmax-step", type=positive_int, default=16,
                    help="round each size's nmax up to a multiple of this (default 16); sizes are "
                         "then padded up to a few shared nmax where a compilation costs more "

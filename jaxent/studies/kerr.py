@@ -237,7 +237,7 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
                 longest: dict[int, int] = {}
                 for j in part:
                     c = classes[groups[j][1]]
-                    longest[c] = max(longest.get(c, 0), groups[j][2] or 0)
+                    longest[c] = max(longest.get(c, 0), groups[j][2] or 0)  # None: no series
                 for j in part:
                     idx, nm, _ = groups[j]
                     groups[j] = (idx, classes[nm], longest[classes[nm]] if has_series else None)
