@@ -74,7 +74,13 @@ from jaxent.models.oscillators import (  # noqa: E402
 )
 from jaxent.io import StorageError  # noqa: E402
 from jaxent.interop import from_qutip, to_qutip  # noqa: E402
-from jaxent.sweep import Study, SweepResult, run_sweep, shape_classes  # noqa: E402
+from jaxent.sweep import (  # noqa: E402
+    Study,
+    SweepInterrupted,
+    SweepResult,
+    run_sweep,
+    shape_classes,
+)
 from jaxent.studies.kerr import kerr_point, kerr_sweep  # noqa: E402
 from jaxent.studies.quench import quench_point, quench_sweep  # noqa: E402
 from jaxent.studies.spectrum import spectrum_sweep  # noqa: E402

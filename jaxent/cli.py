@@ -138,11 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             sys.stdout.flush()
             sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc)}\n")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         sys.stdout.flush()
-        # a command that writes its results only when it completes says so (INTERRUPTED)
+        # a command that writes its results only when it completes says so (INTERRUPTED); a
+        # sweep says what it saved (jaxent.sweep.SweepInterrupted)
         note = getattr(module, "INTERRUPTED", "re-run the same command to resume (rows "
                                                "already written are kept)")
+        if hasattr(exc, "rows") and hasattr(exc, "path"):
+            rows = getattr(exc, "rows")
+            note = (f"{rows} row{'s' * (rows != 1)} saved to {getattr(exc, 'path')}; re-run "
+                    "the same command to resume")
         sys.stderr.write(f"interrupted: {note}\n")
         sys.exit(130)
     if argv is None:  # the console script: a Ctrl-C during interpreter shutdown is not an error

@@ -62,6 +62,16 @@ class SweepWarning(RuntimeWarning):
     """Rows of a sweep failed an error-control check (they are written, with ``flags``)."""
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_sweep`, after the rows finished so far were saved: ``rows``
+    rows (distinct keys) are in the file ``path``, ``computed`` points of them by this run. A
+    ``KeyboardInterrupt``, so code that catches that still does."""
+
+    def __init__(self, path: str, rows: int, computed: int):
+        super().__init__(f"{rows} rows saved to {path}")
+        self.path, self.rows, self.computed = path, rows, computed
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Study:
     """A model's registration with the sweep engine (module docstring)."""
@@ -230,7 +240,8 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
               chunk: int = 8, grad: Sequence[str] = (), recompute_flagged: bool = False,
               progress: bool = True) -> SweepResult:
     """Evaluate ``study`` at every point (dicts of key values) into ``out_csv`` (module
-    docstring). Returns a :class:`SweepResult` (counts, compilations, wall time)."""
+    docstring). Returns a :class:`SweepResult` (counts, compilations, wall time); a Ctrl-C
+    raises :class:`SweepInterrupted` (what was saved) after the finished chunks are stored."""
     t0 = time.perf_counter()
     grad = tuple(grad)
     unknown = [g for g in grad if g not in study.params]
@@ -323,6 +334,9 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
                                       "(re-run with --recompute-flagged after the fix)",
                                       SweepWarning, stacklevel=2)
                     bar.update(len(part))
+        except KeyboardInterrupt:
+            # every finished chunk is already flushed and fsynced (ResumableCSV.append)
+            raise SweepInterrupted(os.fspath(out_csv), len(store), result.computed) from None
         finally:
             bar.close()
     result.compilations = sum(TRACE_COUNT.values()) - traces_before

@@ -107,6 +107,34 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
         "interrupted: re-run the same command to resume (rows already written are kept)"]
 
 
+def test_ctrl_c_during_a_sweep_says_what_was_saved_and_resumes(tmp_path, capsys, monkeypatch):
+    """A real Kerr sweep interrupted after its first chunk (Ctrl-C arriving while the second
+    is being written): one line with the rows saved and the file, exit 130; the re-run
+    computes only the rest."""
+    import jaxent.io as jio
+
+    append = jio.ResumableCSV.append
+    calls = []
+
+    def interrupted_append(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        append(self, rows)
+
+    monkeypatch.setattr(jio.ResumableCSV, "append", interrupted_append)
+    argv = ["kerr", "--N", "4", "--eps", "0.5:0.8:4", "--chunk", "2", "--nmax", "16",
+            "--no-progress", "--out", str(tmp_path)]
+    assert _run(argv) == 130
+    csv_path = tmp_path / "kerr.csv"
+    assert _err_lines(capsys) == [
+        f"interrupted: 2 rows saved to {csv_path}; re-run the same command to resume"]
+    monkeypatch.setattr(jio.ResumableCSV, "append", append)
+    assert _run(argv) == 0
+    out = capsys.readouterr().out
+    assert "computed 2 points (2 already in" in out
+
+
 def test_ctrl_c_of_a_command_that_writes_at_the_end(tmp_path, capsys, monkeypatch):
     """`jaxent critical` writes critical.csv only when it completes: Ctrl-C says so (no
     promise of resuming)."""

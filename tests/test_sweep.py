@@ -242,3 +242,29 @@ def test_default_kerr_sweep_pads_sizes_to_fewer_classes():
     assert all(got[N] >= need[N] for N in need) and got[40.0] == need[40.0]
     # a fixed nmax is left alone
     assert {st[0] for st in make_study(nmax=50).assign_static(points)} == {50}
+
+
+def test_interrupt_is_a_keyboard_interrupt_that_says_what_was_saved(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of a sweep raises SweepInterrupted (a KeyboardInterrupt) with the
+    rows in the file and the points computed by this run; those rows are complete."""
+    import jaxent.io as jio
+    from jaxent.sweep import SweepInterrupted
+
+    append = jio.ResumableCSV.append
+    calls = []
+
+    def interrupted_append(self, rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        append(self, rows)
+
+    monkeypatch.setattr(jio.ResumableCSV, "append", interrupted_append)
+    path = tmp_path / "k.csv"
+    with pytest.raises(KeyboardInterrupt) as info:
+        kerr_sweep([4.0], [0.5, 0.6, 0.7, 0.8, 0.9], path, chunk=2, nmax=16, progress=False)
+    exc = info.value
+    assert isinstance(exc, SweepInterrupted)
+    assert (exc.path, exc.rows, exc.computed) == (str(path), 4, 4)
+    assert len(read_csv(path, key=KERR_KEY)["eps"]) == 4
+
