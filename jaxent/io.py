@@ -67,6 +67,24 @@ def key_value(x, digits: int = KEY_DIGITS):
     return float(f"{x:.{digits}g}")
 
 
+def select_rows(table: Mapping[str, Sequence], **allowed) -> dict[str, list]:
+    """The rows of ``table`` (columns, as :func:`read_csv` returns them) whose column ``k``
+    holds one of ``allowed[k]`` (one value, or an iterable of values) for every ``k`` given,
+    compared as keys are (:func:`key_value`); every column is kept. A command picks its own
+    sweep's rows this way out of a file that may hold other sweeps (resume is by full key).
+    ``KeyError`` names a column the table does not have."""
+    want = {}
+    for k, vals in allowed.items():
+        if k not in table:
+            raise KeyError(f"select_rows: no column {k!r} (columns: {', '.join(table)})")
+        if isinstance(vals, str) or not isinstance(vals, Iterable):
+            vals = [vals]
+        want[k] = {key_value(v) for v in vals}
+    n = len(next(iter(table.values()))) if table else 0
+    keep = [i for i in range(n) if all(key_value(table[k][i]) in w for k, w in want.items())]
+    return {k: [col[i] for i in keep] for k, col in table.items()}
+
+
 def _text_key_value(v: str, digits: int):
     try:
         return key_value(float(v), digits)

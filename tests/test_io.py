@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import jaxent.io as jio
-from jaxent.io import ResumableCSV, StorageError, key_value, read_csv
+from jaxent.io import ResumableCSV, StorageError, key_value, read_csv, select_rows
 
 
 def test_resume_skips_written_points(tmp_path):
@@ -377,3 +377,18 @@ def test_key_value_matches_decimal_text_and_stays_finite():
     assert key_value(1.0) != key_value(1.0 + 1e-9)
     assert key_value("global") == "global" and key_value(0.0) == 0.0
     assert math.isinf(key_value(float("inf"))) and math.isnan(key_value(float("nan")))
+
+
+def test_select_rows_keeps_this_sweeps_rows():
+    """Rows whose columns hold one of the allowed values (one value or several), compared as
+    keys are: the decimal text and a float that differs in the last bits both match."""
+    table = {"N": [10.0, 10.0, 20.0, 20.0], "eps": [0.5, 0.7000000000000001, 0.7, 1e300],
+             "flags": ["", "tail", "", ""]}
+    assert select_rows(table, N=10.0) == {"N": [10.0, 10.0], "eps": [0.5, 0.7000000000000001],
+                                          "flags": ["", "tail"]}
+    assert select_rows(table, eps=[0.7, 1e300])["N"] == [10.0, 20.0, 20.0]
+    assert select_rows(table, N=np.array([20.0]), eps=0.7)["eps"] == [0.7]
+    assert select_rows(table, flags="tail")["N"] == [10.0]
+    assert select_rows(table) == table and select_rows(table, N=30.0)["eps"] == []
+    with pytest.raises(KeyError, match="no column 'kappa'"):
+        select_rows(table, kappa=0.5)

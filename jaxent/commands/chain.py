@@ -50,7 +50,7 @@ def _parse_sizes(tokens) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> None:
-    from jaxent.io import key_value, read_csv
+    from jaxent.io import read_csv, select_rows
     from jaxent.studies.chain import CHAIN_DIAGNOSTICS, chain_sweep
 
     L_values = _parse_sizes(args.L)
@@ -62,15 +62,10 @@ def run(args: argparse.Namespace) -> None:
                          vals["nL"], csv_path, chunk=args.chunk, grad=args.grad,
                          recompute_flagged=args.recompute_flagged, progress=not args.no_progress)
     data = read_csv(csv_path, key=CHAIN_KEY)
-    # the file may hold other sweeps (resume is by full key): keep this one's points
-    # (as the file matches keys: 12 significant digits, so that gamma = 1e300 stays finite)
-    want = {k: {key_value(float(x)) for x in v} for k, v in vals.items()}
-    want["L"] = {key_value(float(x)) for x in L_values}
-    keep = [i for i in range(len(data["L"]))
-            if all(key_value(float(data[k][i])) in want[k] for k in CHAIN_KEY)]
-    data = {k: [v[i] for i in keep] for k, v in data.items()}
+    data = select_rows(data, L=L_values, **vals)  # the file may hold other sweeps
     flagged = sum(1 for f in data["flags"] if f)
-    print(f"wrote {result.computed} new rows to {csv_path} ({len(keep)} rows for these flags, "
+    n_rows = len(data["flags"])
+    print(f"wrote {result.computed} new rows to {csv_path} ({n_rows} rows for these flags, "
           f"{flagged} flagged)")
     for k in CHAIN_DIAGNOSTICS[::-1]:
         vals_k = np.asarray(data[k], float)  # NaN propagates: a failed row is not hidden
@@ -78,7 +73,7 @@ def run(args: argparse.Namespace) -> None:
     report_sweep(result, "chain")
     if args.no_figures:
         return
-    if flagged == len(keep):
+    if flagged == n_rows:
         print("no figures: every row of this sweep is flagged (see the warnings)")
         return
     from jaxent.plotting.chain import plot_chain_fig2, plot_chain_fig3

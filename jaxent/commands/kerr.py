@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from jaxent.io import read_csv
+    from jaxent.io import read_csv, select_rows
     from jaxent.plotting.kerr import peak_of_pi_d_per_N, plot_kerr_fig2
     from jaxent.studies.kerr import KERR_KEY, kerr_sweep
 
@@ -63,10 +63,7 @@ def run(args: argparse.Namespace) -> None:
                         progress=not args.no_progress)
     data = read_csv(csv_path, key=KERR_KEY)
     # The file may hold earlier sweeps at other parameters (resume is by full key): plot these.
-    keep = [i for i in range(len(data["N"]))
-            if (data["kappa"][i], data["delta"][i], data["u"][i])
-            == (args.kappa, args.delta, args.u)]
-    data = {k: [v[i] for i in keep] for k, v in data.items()}
+    data = select_rows(data, kappa=args.kappa, delta=args.delta, u=args.u)
     fig = plot_kerr_fig2(data, os.path.join(args.out, "kerr_fig2.png"), eps_c=args.eps_c)
     report_sweep(result, "kerr")
     resid = np.abs(np.asarray(data["ness_identity_residual"]))

@@ -95,7 +95,7 @@ def temperature_pairs(args) -> list[tuple[float, float]]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from jaxent.io import read_csv
+    from jaxent.io import read_csv, select_rows
     from jaxent.plotting.oscillators import plot_all
     from jaxent.studies.oscillators import oscillators_sweep
 
@@ -116,10 +116,8 @@ def run(args: argparse.Namespace) -> None:
                                recompute_flagged=args.recompute_flagged,
                                progress=not args.no_progress)
     data = read_csv(csv_path, key=KEY)
-    keep = [i for i in range(len(data["n1"]))
-            if (data["omega1"][i], data["omega2"][i], data["gamma1"][i], data["gamma2"][i])
-            == (args.omega1, args.omega2, args.gamma1, args.gamma2)]
-    data = {k: [v[i] for i in keep] for k, v in data.items()}
+    data = select_rows(data, omega1=args.omega1, omega2=args.omega2, gamma1=args.gamma1,
+                       gamma2=args.gamma2)
     figs = plot_all(data, args.out, T_base=args.T_base, T_low=args.T_low)
     flagged = sum(1 for f in data["flags"] if f)
     print(f"wrote {csv_path} ({len(data['n1'])} rows, {flagged} flagged) and " + ", ".join(figs))

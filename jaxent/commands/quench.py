@@ -67,7 +67,7 @@ def parse_times(text: str) -> tuple[np.ndarray | None, int | None]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from jaxent.io import read_csv
+    from jaxent.io import read_csv, select_rows
     from jaxent.plotting.quench import plot_quench_figures
     from jaxent.studies.quench import QUENCH_PARAMS, quench_sweep
 
@@ -87,23 +87,20 @@ def run(args: argparse.Namespace) -> None:
                           nmax=args.nmax, recompute_flagged=args.recompute_flagged,
                           progress=not args.no_progress)
     data = read_csv(csv_path, key=list(QUENCH_PARAMS) + ["t"])
-    keep = [i for i in range(len(data["N"]))
-            if (data["kappa"][i], data["delta"][i], data["u"][i])
-            == (args.kappa, args.delta, args.u)
-            and data["N"][i] in N_values and data["eps_i"][i] in eps_i
-            and data["eps_f"][i] in eps_f]
-    data = {k: [v[i] for i in keep] for k, v in data.items()}
+    data = select_rows(data, kappa=args.kappa, delta=args.delta, u=args.u, N=N_values,
+                       eps_i=eps_i, eps_f=eps_f)
     figs = plot_quench_figures(data, args.out)
     report_sweep(result, "quench")
     flagged = sum(1 for f in data["flags"] if f)
-    print(f"wrote {csv_path} ({len(keep)} rows for these quenches; {flagged} flagged) and "
+    n_rows = len(data["flags"])
+    print(f"wrote {csv_path} ({n_rows} rows for these quenches; {flagged} flagged) and "
           f"{len(figs)} figures ({', '.join(os.path.basename(f) for f in figs)})")
     resid = np.abs(np.asarray(data["identity_residual"], float))
     print(f"max |dS/dt - (Pi_U + Pi_J - Phi)| / Phi along the trajectories: {resid.max():.2e}; "
           f"max |tr rho - 1|: {np.max(data['trace_error']):.1e}")
     print("N     eps_i   eps_f    gap         t_last      Phi/N(t_last)  Phi_NESS/N  G(t_last)")
     rows = {}
-    for i in range(len(keep)):
+    for i in range(n_rows):
         k = (data["N"][i], data["eps_i"][i], data["eps_f"][i])
         if k not in rows or data["t"][i] > data["t"][rows[k]]:
             rows[k] = i

@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from jaxent.io import read_csv
+    from jaxent.io import read_csv, select_rows
     from jaxent.models.kerr import mean_field_bistability
     from jaxent.plotting.quench import plot_gap
     from jaxent.studies.spectrum import SPECTRUM_KEY, spectrum_sweep
@@ -52,16 +52,14 @@ def run(args: argparse.Namespace) -> None:
                             recompute_flagged=args.recompute_flagged,
                             progress=not args.no_progress)
     data = read_csv(csv_path, key=list(SPECTRUM_KEY))
-    keep = [i for i in range(len(data["N"]))
-            if (data["kappa"][i], data["delta"][i], data["u"][i])
-            == (args.kappa, args.delta, args.u)
-            and data["N"][i] in N_values and data["eps"][i] in eps]
-    data = {k: [v[i] for i in keep] for k, v in data.items()}
+    data = select_rows(data, kappa=args.kappa, delta=args.delta, u=args.u, N=N_values,
+                       eps=eps)
     window = mean_field_bistability(args.kappa, args.delta, args.u)
     fig = plot_gap(data, os.path.join(args.out, "spectrum_gap.png"), window=window)
     report_sweep(result, "spectrum")
     flagged = sum(1 for f in data["flags"] if f)
-    print(f"wrote {csv_path} ({len(keep)} rows; {flagged} flagged) and {fig}")
+    n_rows = len(data["flags"])
+    print(f"wrote {csv_path} ({n_rows} rows; {flagged} flagged) and {fig}")
     print("N     min gap       at eps    max relative resolution")
     N_arr, gap, e = (np.asarray(data[c], float) for c in ("N", "gap", "eps"))
     res = np.asarray(data["resolution_1"], float)
