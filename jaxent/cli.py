@@ -144,10 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         # sweep says what it saved (jaxent.sweep.SweepInterrupted)
         note = getattr(module, "INTERRUPTED", "re-run the same command to resume (rows "
                                                "already written are kept)")
-        if hasattr(exc, "rows") and hasattr(exc, "path"):
-            rows = getattr(exc, "rows")
-            note = (f"{rows} row{'s' * (rows != 1)} saved to {getattr(exc, 'path')}; re-run "
-                    "the same command to resume")
+        sweep = sys.modules.get("jaxent.sweep")  # loaded by every command that sweeps
+        if sweep is not None and isinstance(exc, sweep.SweepInterrupted):
+            note = f"{exc}; re-run the same command to resume"
         sys.stderr.write(f"interrupted: {note}\n")
         sys.exit(130)
     if argv is None:  # the console script: a Ctrl-C during interpreter shutdown is not an error

@@ -68,7 +68,7 @@ class SweepInterrupted(KeyboardInterrupt):
     ``KeyboardInterrupt``, so code that catches that still does."""
 
     def __init__(self, path: str, rows: int, computed: int):
-        super().__init__(f"{rows} rows saved to {path}")
+        super().__init__(f"{rows} row{'s' * (rows != 1)} saved to {path}")
         self.path, self.rows, self.computed = path, rows, computed
 
 
@@ -273,6 +273,8 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
             for st in groups:
                 study.preflight(st, chunk)
         result.groups = [(st, len(g)) for st, g in groups.items()]
+        # the columns whose non-finite values flag a row
+        cols = list(study.outputs) + grad_columns(study.outputs, grad)
         bar = tqdm(total=len(todo), disable=not progress, unit="pt", desc=f"{study.name} sweep")
         try:
             for st, pts in groups.items():
@@ -311,7 +313,6 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
                             found = list(study.checks(row))
                             # one policy for every model: a row with a non-finite physics value or
                             # gradient is always flagged (by the study's own reason if it gave one)
-                            cols = list(study.outputs) + grad_columns(study.outputs, grad)
                             bad = [o for o in cols if not math.isfinite(row[o])]
                             if bad and not found:
                                 found.append(("nonfinite", f"non-finite {', '.join(bad)}"))
