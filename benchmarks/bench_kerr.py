@@ -35,13 +35,15 @@ def jaxent_point(N: float, eps: float, repeat: int, queue) -> None:
     import jax
 
     import jaxent  # noqa: F401
-    from jaxent.models.kerr import Kerr, choose_nmax
+    from jaxent.models.kerr import Kerr, choose_nmax, series_terms
     from jaxent.phase_space.grid import polar_grid
     from jaxent.studies.kerr import kerr_point
 
-    nmax = choose_nmax(Kerr(eps=eps, N=N))
+    model = Kerr(eps=eps, N=N)
+    nmax, n_terms = choose_nmax(model), series_terms(model)  # as the sweep chooses them
     grid = polar_grid(nmax)
-    f = jax.jit(lambda e: kerr_point(Kerr(eps=e, N=N), nmax, grid), )
+    f = jax.jit(lambda e: kerr_point(Kerr(eps=e, N=N), nmax, grid, n_terms=n_terms,
+                                     check=False))
     t0 = time.perf_counter()
     out = jax.block_until_ready(f(eps))
     compile_s = time.perf_counter() - t0

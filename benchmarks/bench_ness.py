@@ -4,7 +4,8 @@ scipy SuperLU on the same linear system, same machine, one run.
 For each N (eps = 1.3 by default, kappa = 1/2, Delta = -2, u = 1, nmax from ``choose_nmax``),
 best of ``--repeat``:
 
-- jaxent ``BandedElimination`` and ``NestedDissection`` (jitted; compile time reported);
+- jaxent ``kerr_exact_state`` (the closed-form NESS, the default of the Kerr pipeline),
+  ``BandedElimination`` and ``NestedDissection`` (jitted; compile time reported);
 - ``qutip.steadystate`` with ``method="direct"`` and the solvers ``spsolve`` (its default),
   ``solve`` (dense LAPACK, only where the dense Liouvillian fits), and with ``use_rcm=True``;
   ``method="power"``; each from the Hamiltonian and jump operator, as a QuTiP user calls it;
@@ -29,7 +30,13 @@ from bench_scaling import best_of, superlu_ness  # noqa: E402
 
 import jaxent  # noqa: E402,F401
 from jaxent.lindblad import BandedElimination, NestedDissection, steady_state  # noqa: E402
-from jaxent.models.kerr import Kerr, choose_nmax, kerr_lindbladian  # noqa: E402
+from jaxent.models.kerr import (  # noqa: E402
+    Kerr,
+    choose_nmax,
+    kerr_exact_state,
+    kerr_lindbladian,
+    series_terms,
+)
 
 
 def _tn(a, b):
@@ -49,6 +56,14 @@ def main(argv=None):
         n = choose_nmax(model)
         L = kerr_lindbladian(model, n)
         res = {}
+        K = series_terms(model)
+        f = jax.jit(lambda e: kerr_exact_state(Kerr(eps=e, N=N), n, K).rho)
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(args.eps))
+        comp = time.perf_counter() - t0
+        t, rho = best_of(lambda: f(args.eps), args.repeat)
+        res["jaxent kerr_exact_state"] = (t, rho, f"compile {comp:.1f} s (exact: differs from the "
+                                          "solvers by their truncation wall)")
         for name, solver in (("jaxent BandedElimination", BandedElimination()),
                              ("jaxent NestedDissection", NestedDissection())):
             f = jax.jit(lambda L, s=solver: steady_state(L, s).rho)

@@ -5,12 +5,17 @@ best of ``--repeat``:
 
 - ``BandedElimination``: block-Thomas elimination over the diagonals d = m - n (~nmax^4);
 - ``NestedDissection``: multifrontal nested dissection of the coherences (~nmax^3 flops);
+- ``kerr_exact_state``: the closed-form NESS, one ``(nmax, K)`` matrix product (~nmax^2 K; K,
+  the series length, is fixed by the model, not by nmax; it grows ~N like nmax does). It is
+  the exact state restricted to nmax levels, so it differs from the solvers' NESS of the
+  truncated Liouvillian where nmax is too small for the state (the truncation wall): that
+  difference is printed separately;
 - ``scipy SuperLU`` (COLAMD ordering) on the bordered sparse Liouvillian, the fastest direct
   sparse solve a scipy/QuTiP user has, on the same matrix;
 - the planned flop count of the nested dissection.
 
 Prints a table and the fitted log-log exponents over the largest sizes, checks that the three
-solutions agree (trace norm), reports compile times, and writes ``--out`` (a log-log PNG).
+solver solutions agree (trace norm), reports compile times, and writes ``--out`` (a log-log PNG).
 
     python benchmarks/bench_scaling.py --nmax 50 100 150 200 300 --repeat 3
 """
@@ -30,7 +35,12 @@ import scipy.sparse.linalg as spla  # noqa: E402
 import jaxent  # noqa: E402,F401
 from jaxent.lindblad import BandedElimination, NestedDissection, steady_state  # noqa: E402
 from jaxent.lindblad.dissection import dissection_plan  # noqa: E402
-from jaxent.models.kerr import Kerr, kerr_lindbladian  # noqa: E402
+from jaxent.models.kerr import (  # noqa: E402
+    Kerr,
+    kerr_exact_state,
+    kerr_lindbladian,
+    series_terms,
+)
 
 
 def best_of(f, repeat):
@@ -74,6 +84,7 @@ def main(argv=None):
     ap.add_argument("--out", default="benchmarks/scaling.png")
     args = ap.parse_args(argv)
     model = Kerr(eps=1.2, N=40.0)
+    K = series_terms(model)
     rows = []
     for n in args.nmax:
         L = kerr_lindbladian(model, n)
@@ -85,6 +96,11 @@ def main(argv=None):
             jax.block_until_ready(f(L))
             row[f"{name}_compile"] = time.perf_counter() - t0
             row[name], rhos[name] = best_of(lambda: f(L), args.repeat)
+        f = jax.jit(lambda e: kerr_exact_state(Kerr(eps=e, N=40.0), n, K).rho)
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(1.2))
+        row["exact_compile"] = time.perf_counter() - t0
+        row["exact"], rho_exact = best_of(lambda: f(1.2), args.repeat)
         if n <= args.superlu_max:
             solve = superlu_ness(L)
             row["superlu"], x = best_of(solve, args.repeat)
@@ -93,16 +109,19 @@ def main(argv=None):
         row["diff"] = max(float(np.abs(np.linalg.eigvalsh(
             0.5 * (np.asarray(r) - ref + (np.asarray(r) - ref).conj().T))).sum())
             for r in rhos.values())
+        d = np.asarray(rho_exact) - ref
+        row["wall"] = float(np.abs(np.linalg.eigvalsh(0.5 * (d + d.conj().T))).sum())
         rows.append(row)
         print(f"nmax {n:4d}: banded {row['banded']:.4f} s, nested {row['nested']:.4f} s, "
-              f"SuperLU {row.get('superlu', float('nan')):.4f} s | compile banded "
-              f"{row['banded_compile']:.1f} s, nested {row['nested_compile']:.1f} s | "
-              f"nested plan {row['flops'] / 1e9:.2f} GFlop | max trace-norm diff {row['diff']:.1e}",
-              flush=True)
+              f"SuperLU {row.get('superlu', float('nan')):.4f} s, exact {row['exact']:.4f} s | "
+              f"compile banded {row['banded_compile']:.1f} s, nested {row['nested_compile']:.1f} "
+              f"s, exact {row['exact_compile']:.1f} s | nested plan {row['flops'] / 1e9:.2f} GFlop"
+              f" | max trace-norm diff of the solvers {row['diff']:.1e}, exact - banded "
+              f"{row['wall']:.1e}", flush=True)
     ns = np.array([r["nmax"] for r in rows], float)
     fit = slice(max(0, len(ns) - 3), None)  # the three largest sizes
     print("\nfitted exponents (time ~ nmax^p, three largest nmax):")
-    for key in ("banded", "nested", "superlu", "flops"):
+    for key in ("banded", "nested", "superlu", "exact", "flops"):
         ys = np.array([r.get(key, np.nan) for r in rows])
         ok = np.isfinite(ys)
         sel = np.zeros(len(ns), bool)
@@ -116,7 +135,8 @@ def main(argv=None):
 
         fig, ax = plt.subplots(figsize=(5.5, 4))
         for key, label in (("banded", "BandedElimination (block Thomas)"),
-                           ("nested", "NestedDissection"), ("superlu", "scipy SuperLU (COLAMD)")):
+                           ("nested", "NestedDissection"), ("superlu", "scipy SuperLU (COLAMD)"),
+                           ("exact", f"kerr_exact_state (K = {K // 2})")):
             ys = np.array([r.get(key, np.nan) for r in rows])
             ax.loglog(ns, ys, "o-", label=label)
         ax.set_xlabel("nmax")

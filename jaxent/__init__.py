@@ -62,6 +62,7 @@ from jaxent.models.kerr import (  # noqa: E402
     Kerr,
     choose_nmax,
     kerr_exact_moments,
+    kerr_exact_state,
     kerr_lindbladian,
     kerr_steady_state,
 )

@@ -58,3 +58,12 @@ def banded_memory_bytes(nmax: int, n_buckets: int = 4, batch: int = 1) -> float:
     blocks = sum((hi - lo + 1) * (nmax - lo + 1) ** 2 for lo, hi in bucket_bounds(nmax, n_buckets))
     per_point = 16.0 * 2.5 * blocks + 16.0 * 64 * nmax**2 + 8.0 * 200 * nmax**2
     return batch * per_point
+
+
+def exact_state_memory_bytes(nmax: int, n_terms: int, batch: int = 1) -> float:
+    """Peak memory of one exact Kerr NESS (:func:`~jaxent.models.kerr.kerr_exact_state`) with its
+    Wehrl terms: a few ``nmax x K`` complex work arrays of the series (``K = n_terms / 2``), the
+    dense ``nmax x nmax`` ones and the Husimi grid, as in :func:`banded_memory_bytes`, times
+    ``batch`` points evaluated together."""
+    per_point = 16.0 * 8 * nmax * (n_terms // 2) + 16.0 * 64 * nmax**2 + 8.0 * 200 * nmax**2
+    return batch * per_point

@@ -60,6 +60,14 @@ def test_fock_states_normalised_and_nonhermitian_transform():
     np.testing.assert_allclose(np.asarray(F), np.asarray(bargmann_points(X, g.points())),
                                rtol=0, atol=1e-13)
     assert abs(complex(g.integrate(F)) - np.trace(X)) < 1e-12
+    # Hermitian X: half the harmonics and a real FFT give the same (real) transform
+    Xh = X + X.conj().T
+    Fh = bargmann_polar(jnp.stack([Xh, 2 * Xh]), g, hermitian=True)
+    assert Fh.dtype == jnp.float64
+    ref = np.asarray(bargmann_points(Xh, g.points()))
+    np.testing.assert_allclose(np.asarray(Fh[0]), ref.real, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(Fh[1]), 2 * ref.real, rtol=0, atol=2e-13)
+    assert np.abs(ref.imag).max() < 1e-13
 
 
 def test_bargmann_identity_against_autodiff():

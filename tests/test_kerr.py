@@ -1,6 +1,6 @@
 """Kerr model: exact 0F2 moments (mpmath, numerical NESS), structured NESS vs exact over N and eps
-(near-critical included), truncation control, implicit gradients against the exact derivatives,
-the linear-cavity limit, validation."""
+(near-critical included), the exact Fock-basis state against both solvers and QuTiP, truncation
+control, implicit gradients against the exact derivatives, the linear-cavity limit, validation."""
 
 import os
 import sys
@@ -25,6 +25,7 @@ from jaxent.models.kerr import (
     Kerr,
     choose_nmax,
     kerr_exact_moments,
+    kerr_exact_state,
     kerr_hamiltonian,
     kerr_jump_ops,
     kerr_lindbladian,
@@ -116,17 +117,18 @@ def test_exact_moments_grad_vmap():
 EPS_GRID = [0.5, 0.7, 0.9, 0.93, 0.94, 0.95, 0.97, 1.1, 1.3]
 
 
-def _ness_batch(N, eps_list):
+def _ness_batch(N, eps_list, method):
     nmax = choose_nmax(Kerr(eps=max(eps_list), N=N), round_to=8)
     nmax = max(nmax, max(choose_nmax(Kerr(eps=e, N=N)) for e in eps_list))
 
     @jax.jit
     def run(eps):
-        return jax.vmap(lambda e: kerr_steady_state(Kerr(eps=e, N=N), nmax))(eps)
+        return jax.vmap(lambda e: kerr_steady_state(Kerr(eps=e, N=N), nmax, method=method))(eps)
 
     return nmax, run(jnp.asarray(eps_list))
 
 
+@pytest.mark.parametrize("method", ["banded", "exact"])
 @pytest.mark.parametrize("N,eps_list", [
     (5.0, EPS_GRID),
     (10.0, EPS_GRID),
@@ -134,8 +136,10 @@ def _ness_batch(N, eps_list):
     pytest.param(30.0, [0.94, 1.3], marks=pytest.mark.slow),
     pytest.param(40.0, [0.94, 1.3], marks=pytest.mark.slow),
 ])
-def test_structured_ness_matches_exact_moments(N, eps_list):
-    nmax, ss = _ness_batch(N, eps_list)
+def test_structured_ness_matches_exact_moments(N, eps_list, method):
+    """<a> and <n> of the NESS (banded solver, pinned where ill-conditioned; or the exact
+    Fock-basis state) against the exact complex-P moments, a different series."""
+    nmax, ss = _ness_batch(N, eps_list, method)
     a, n = _moments(ss.rho)
     for i, eps in enumerate(eps_list):
         mom = kerr_exact_moments(Kerr(eps=eps, N=N))
@@ -151,9 +155,95 @@ def test_structured_ness_matches_exact_moments(N, eps_list):
         assert float(ss.residual_norm[i]) < 1e-10
         if not bool(ss.pinned[i]):
             assert rel_n < 1e-9 and float(ss.error_estimate[i]) < 1e-10
+        if method == "exact":  # nothing to pin; the series is converged
+            assert not bool(ss.pinned[i]) and float(ss.error_estimate[i]) < 1e-17
     # the slow mode must have been detected (and pinned) near eps_c from N = 10 on
-    if N >= 10 and 0.94 in eps_list:
+    if method == "banded" and N >= 10 and 0.94 in eps_list:
         assert bool(ss.pinned[eps_list.index(0.94)])
+
+
+# --- the exact Fock-basis state ----------------------------------------------------------------
+
+def _trace_norm(A):
+    return float(np.sum(np.abs(np.linalg.eigvalsh(np.asarray(A)))))
+
+
+@pytest.mark.parametrize("N", [5.0, 20.0, 40.0])
+def test_exact_state_equals_both_solvers(N):
+    """The closed-form NESS equals the NESS of the truncated Liouvillian by block elimination
+    and by nested dissection to 1e-12 in trace norm, on both sides of eps_c and at the points
+    near it where the solvers must pin (gap ~1e-13 at N = 40). At nmax = choose_nmax + 8: at
+    choose_nmax itself the solvers' states still carry the truncation wall (3e-9 at N = 40,
+    eps = 0.5), which the exact state does not have."""
+    eps_list = [0.6, 0.933, 0.95, 1.3]
+    nmax = max(choose_nmax(Kerr(eps=e, N=N)) for e in eps_list) + 8
+    K = max(series_terms(Kerr(eps=e, N=N)) for e in eps_list)
+
+    def states(method):
+        return jax.jit(jax.vmap(lambda e: kerr_ness(Kerr(eps=e, N=N), nmax, "auto", 4, K, True,
+                                                    method)))(jnp.asarray(eps_list))
+
+    ex, bt, nd = states("exact"), states("banded"), states("dissection")
+    for i, eps in enumerate(eps_list):
+        d_bt = _trace_norm(ex.rho[i] - bt.rho[i])
+        d_nd = _trace_norm(ex.rho[i] - nd.rho[i])
+        print(f"N={N:g} eps={eps} nmax={nmax} |ex-bt|_1={d_bt:.1e} |ex-nd|_1={d_nd:.1e} "
+              f"pinned={bool(bt.pinned[i])} solver err_est={float(bt.error_estimate[i]):.1e}")
+        assert d_bt < 1e-12 and d_nd < 1e-12, (N, eps, d_bt, d_nd)
+        # positive semidefinite by construction (a Gram matrix), Hermitian to the last bit
+        assert np.linalg.eigvalsh(np.asarray(ex.rho[i])).min() > -1e-15
+        assert float(jnp.max(jnp.abs(ex.rho[i] - jnp.conj(ex.rho[i]).T))) == 0.0
+    if N >= 20:  # the comparison covered states the solvers could only get by pinning
+        assert bool(jnp.any(bt.pinned)) and bool(jnp.any(nd.pinned))
+    assert not bool(jnp.any(ex.pinned)) and bool(jnp.all(ex.resolvable))
+
+
+def test_exact_state_against_qutip():
+    """Against ``qutip.steadystate`` of the same model at a converged truncation."""
+    for N, eps in [(2.0, 0.8), (3.0, 1.2)]:
+        nmax = 45
+        a = qt.destroy(nmax)
+        H = (-2.0 * a.dag() * a + 1 / (2 * N) * a.dag() ** 2 * a**2
+             + 1j * eps * np.sqrt(N) * (a.dag() - a))
+        ref = qt.steadystate(H, [a]).full()  # kappa = 1/2: 2 kappa D[a] = D[a]
+        ex = kerr_exact_state(Kerr(eps=eps, N=N), nmax)
+        assert _trace_norm(np.asarray(ex.rho) - ref) < 1e-12
+
+
+def test_exact_state_is_analytic_at_the_vacuum():
+    """At eps = 0 the state is |0><0| and its derivative is the linear response
+    d<a>/d eps = sqrt(N)/(kappa + i Delta); the other parameters do not move the vacuum."""
+    N, nmax = 10.0, 24
+
+    def a_of(eps, kappa):
+        rho = kerr_exact_state(Kerr(eps=eps, N=N, kappa=kappa), nmax).rho
+        return jnp.sum(jnp.sqrt(jnp.arange(1.0, nmax)) * jnp.diagonal(rho, -1))
+
+    vac = np.zeros((nmax, nmax))
+    vac[0, 0] = 1.0
+    np.testing.assert_array_equal(np.asarray(kerr_exact_state(Kerr(eps=0.0, N=N), nmax).rho), vac)
+    ref = np.sqrt(N) / (0.5 - 2.0j)
+    for part, want in ((jnp.real, ref.real), (jnp.imag, ref.imag)):
+        g_eps, g_kappa = jax.grad(lambda e, k: part(a_of(e, k)), argnums=(0, 1))(0.0, 0.5)
+        assert abs(float(g_eps) - want) < 1e-14 and float(g_kappa) == 0.0
+
+
+def test_exact_state_reports_tail_and_series():
+    """``trace_error`` is the exact population beyond nmax (that of a larger truncation);
+    a series cut too short says so through ``error_estimate`` / ``resolvable``."""
+    m = Kerr(eps=1.3, N=10.0)
+    small, big = 40, 80
+    s1 = kerr_exact_state(m, small)
+    s2 = kerr_exact_state(m, big)
+    beyond = float(np.sum(np.real(np.diagonal(np.asarray(s2.rho)))[small:]))
+    assert 1e-9 < beyond < 1e-3
+    assert abs(float(s1.trace_error) - beyond) < 1e-6 * beyond
+    # 1 - (truncated trace)/F is resolved to the rounding of log F, a log-space sum of
+    # ~1000 terms of size ~log|xi|: ~1e-14 (1.4e-14 here), not to eps
+    assert float(s2.trace_error) < 1e-13
+    short = kerr_exact_state(Kerr(eps=1.3, N=40.0), 172, n_terms=128)
+    assert float(short.error_estimate) > 1e-3 and not bool(short.resolvable)
+    assert bool(kerr_exact_state(Kerr(eps=1.3, N=40.0), 172, n_terms=1024).resolvable)
 
 
 # --- truncation ----------------------------------------------------------------------------------
@@ -225,7 +315,8 @@ def test_model_is_traceable_and_dense_builders_agree():
     assert np.allclose(f(jnp.array([1.0, 2.0])), np.sqrt(5.0) * np.array([1.0, 2.0]))
     m, n = Kerr(eps=1.3, N=5.0), 24  # same static arguments as the truncation test (one compile)
     sd = steady_state_dense(kerr_hamiltonian(m, n), kerr_jump_ops(m, n), diagnose=False)
-    sb = kerr_steady_state(m, n, truncation="ignore")
+    # the NESS of the same truncated Liouvillian (the exact state has no truncation wall)
+    sb = kerr_steady_state(m, n, method="banded", truncation="ignore")
     assert np.abs(np.asarray(sd.rho - sb.rho)).max() < 1e-12
     with pytest.raises(ValueError, match="nmax"):
         kerr_hamiltonian(m, 2.5)
@@ -237,27 +328,32 @@ PARAMS = ("eps", "kappa", "delta", "u")
 GRAD_EPS = [0.6, 0.92, 0.933, 0.94, 0.95, 1.2]
 
 
-def _observables(theta, N, nmax, n_terms):
+def _observables(theta, N, nmax, n_terms, method):
     eps, kappa, delta, u = theta
-    ss = kerr_ness(Kerr(eps=eps, N=N, kappa=kappa, delta=delta, u=u), nmax, "auto", 4, n_terms)
+    ss = kerr_ness(Kerr(eps=eps, N=N, kappa=kappa, delta=delta, u=u), nmax, "auto", 4, n_terms,
+                   True, method)
     k = jnp.arange(nmax)
     n = jnp.real(jnp.sum(k * jnp.diagonal(ss.rho)))
     a = jnp.sum(jnp.sqrt(k[1:]) * jnp.diagonal(ss.rho, -1))
     return jnp.stack([n, jnp.real(a), jnp.imag(a)]), ss
 
 
+@pytest.mark.parametrize("method", ["banded", "exact"])
 @pytest.mark.parametrize("N", [10.0, 40.0])  # the ends of the range (CI time)
-def test_gradients_match_exact_moment_derivatives(N):
-    """d<n>/dp and d<a>/dp through the NESS (implicit differentiation; forward mode for all
-    four parameters, reverse mode for <n>) against the analytic derivatives of the exact
-    complex-P moments at 50 digits (tests/kerr_reference.py), to 1e-8 relative, including the
-    bistability window where the gap is ~1e-13 at N = 40 (pinned state and pinned derivative)."""
+def test_gradients_match_exact_moment_derivatives(N, method):
+    """d<n>/dp and d<a>/dp through the NESS (banded: implicit differentiation; exact: autodiff
+    of the Fock-basis series; forward mode for all four parameters, reverse mode for <n>)
+    against the analytic derivatives of the exact complex-P moments at 50 digits
+    (tests/kerr_reference.py), to 1e-8 relative (exact state: 1e-11; 3.5e-13 measured),
+    including the bistability window where the gap is ~1e-13 at N = 40 (pinned state and
+    pinned derivative for the solver)."""
     nmax = max(choose_nmax(Kerr(eps=e, N=N)) for e in GRAD_EPS)
     K = max(series_terms(Kerr(eps=e, N=N)) for e in GRAD_EPS)
     theta = jnp.array([[e, 0.5, -2.0, 1.0] for e in GRAD_EPS])
-    fwd = jax.jit(jax.vmap(jax.jacfwd(lambda t: _observables(t, N, nmax, K), has_aux=True)))
+    fwd = jax.jit(jax.vmap(jax.jacfwd(lambda t: _observables(t, N, nmax, K, method),
+                                      has_aux=True)))
     J, ss = fwd(theta)
-    rev = jax.jit(jax.vmap(jax.grad(lambda t: _observables(t, N, nmax, K)[0][0])))(theta)
+    rev = jax.jit(jax.vmap(jax.grad(lambda t: _observables(t, N, nmax, K, method)[0][0])))(theta)
     worst = 0.0
     for i, e in enumerate(GRAD_EPS):
         ref = exact_moment_derivatives_mp(e, N)
@@ -272,8 +368,8 @@ def test_gradients_match_exact_moment_derivatives(N):
               f"err_est={float(ss.error_estimate[i]):.1e} grad rel err <n>: "
               + " ".join(f"{p}={x:.1e}" for p, x in zip(PARAMS, err_n))
               + "  <a>: " + " ".join(f"{p}={x:.1e}" for p, x in zip(PARAMS, err_a)))
-    assert worst < 1e-8
-    if N >= 30:  # the window is ill-conditioned there: the pin must have been used
+    assert worst < (1e-11 if method == "exact" else 1e-8)
+    if N >= 30 and method == "banded":  # ill-conditioned window: the pin must have been used
         assert bool(ss.pinned[GRAD_EPS.index(0.933)])
 
 
@@ -282,9 +378,9 @@ def test_unpinned_gradient_is_flagged_untrusted():
     diagnostics must say so, since its gradient is as ill-conditioned as the state."""
     m = Kerr(eps=0.95, N=30.0)
     nmax = choose_nmax(m)
-    plain = kerr_steady_state(m, nmax, pin=False)
+    plain = kerr_steady_state(m, nmax, method="banded", pin=False)
     assert not bool(plain.trusted) and float(plain.error_estimate) > 1e-6
-    pinned = kerr_steady_state(m, nmax)
+    pinned = kerr_steady_state(m, nmax, method="banded")
     assert bool(pinned.trusted) and bool(pinned.pinned)
 
 

@@ -257,19 +257,20 @@ def _validate(rho, H, kappa, grid, check=True):
 @eqx.filter_jit
 def _photon_loss_terms(rho, H, kappa, grid: PolarGrid) -> PhotonLossTerms:
     nmax = grid.nmax
-    a = destroy(nmax)
-    ad = a.T
-    n_op = ad @ a
-    a_rho = a @ rho
-    a_rho_ad = a_rho @ ad
+    # a, a^dag and n are bands: shifts and scalings, O(nmax^2), instead of dense products
+    k = jnp.arange(nmax, dtype=jnp.float64)
+    s = jnp.concatenate([jnp.sqrt(k[1:]), jnp.zeros(1)])  # a[m, m+1] = sqrt(m+1)
+    a_rho = s[:, None] * jnp.concatenate([rho[1:], jnp.zeros_like(rho[:1])], axis=0)
+    a_rho_ad = jnp.concatenate([a_rho[:, 1:], jnp.zeros_like(a_rho[:, :1])], axis=1) * s[None, :]
     unitary = -1j * (H @ rho - rho @ H)
-    dissip = 2.0 * kappa * (a_rho_ad - 0.5 * (n_op @ rho + rho @ n_op))
-    fields = bargmann_polar(jnp.stack([rho, a_rho, a_rho_ad, unitary, dissip]), grid)
-    Q, A = fields[0].real, fields[1]
-    B, QU, QD = fields[2].real, fields[3].real, fields[4].real
+    dissip = 2.0 * kappa * (a_rho_ad - 0.5 * (k[:, None] + k[None, :]) * rho)
+    # Hermitian fields: half the transform each (bargmann_polar(..., hermitian=True))
+    Q, B, QU, QD = bargmann_polar(jnp.stack([rho, a_rho_ad, unitary, dissip]), grid,
+                                  hermitian=True)
+    A = bargmann_polar(a_rho, grid)
 
     alpha = jnp.trace(a_rho)
-    n_ph = jnp.trace(n_op @ rho).real
+    n_ph = jnp.dot(k, jnp.real(jnp.diagonal(rho)))
     abs_alpha2 = _abs2(alpha)
     lnQ = _safe_log(Q)
 

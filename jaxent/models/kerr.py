@@ -29,16 +29,17 @@ from jax.core import Tracer
 
 from jaxent._validation import static_int
 from jaxent.fock.operators import create, destroy, number
-from jaxent.fock.truncation import TruncationWarning, check_truncation
+from jaxent.fock.truncation import TruncationWarning, check_truncation, tail_population
 from jaxent.lindblad import (
     BandedElimination,
     BandedLindbladian,
     ExactMoment,
+    NestedDissection,
     SteadyState,
     steady_state,
 )
 from jaxent.resources import banded_memory_bytes, check_memory
-from jaxent.tolerances import PIN_TOL, TAIL_TOL  # noqa: F401 - PIN_TOL re-exported
+from jaxent.tolerances import PIN_TOL, RESOLVE_TOL, TAIL_TOL  # noqa: F401 - PIN_TOL re-exported
 
 
 def _f64_named(name):
@@ -440,57 +441,205 @@ def choose_nmax(model, eps_max=None, *, kappa=0.5, delta=-2.0, u=1.0, round_to: 
 
 
 # ----------------------------------------------------------------------------------------------
+# exact NESS in the Fock basis
+
+
+def fock_series_terms(n_terms: int) -> int:
+    """Series length of :func:`kerr_exact_state` for an exact-moment series of ``n_terms``
+    (:func:`series_terms`): half of it. The Fock-basis series in ``p`` is the moment series
+    without its factor ``2^k``, so it peaks earlier; over N = 1..160, eps = 0.01..4 and
+    kappa, Delta, u varied tenfold it needed at most 0.41 of the moment series' estimate to
+    fall 1e-18 below its peak. The state reports its last term (``error_estimate``)."""
+    return max(64, int(n_terms) // 2)
+
+
+def _exact_fock_factor(model: Kerr, nmax: int, n_terms: int):
+    r"""Row-scaled factor of the exact NESS, $\rho \propto D\,\hat W\hat W^\dagger D$
+    (:func:`kerr_exact_state`). Returns ``(W_hat, log_d, log_F, last)``: ``W_hat`` ``(nmax, K)``,
+    each row's largest entry of modulus <= 1; ``log_d`` ``(nmax,)`` the row scales (no
+    gradient: they cancel); ``log_F`` the log of the untruncated trace (no gradient: only for
+    the tail beyond ``nmax``; ``n_terms`` terms); ``last`` the largest last-column entry
+    relative to its row's largest (series check). ``K = fock_series_terms(n_terms)``.
+
+    Logs carry the magnitudes, which span hundreds of decades, but never of $\xi$ itself: the
+    powers $(\xi/\sigma)^m$ are products with $|\xi/\sigma| \le 1$, so the state and its
+    derivatives are analytic down to $\epsilon = 0$ (the vacuum)."""
+    E, U = model.E, model.U
+    xi = 2.0 * E / (1j * U)
+    x = 2.0 * (1j * model.delta + model.kappa) / (1j * U)
+    # |xi| from real arithmetic (|E| is differentiable at E = 0; |complex| is not)
+    axi = 2.0 * jnp.abs(E) / jnp.abs(U)
+    K = fock_series_terms(n_terms)
+    sigma = jax.lax.stop_gradient(jnp.maximum(axi, 1e-30))
+    log_sigma = jnp.log(sigma)
+    S = nmax + K
+    j = jnp.arange(S - 1, dtype=jnp.float64)
+    # log (x)_s, s = 0 .. S-1 (x + j != 0: Im x = -2 kappa / U != 0)
+    logpoch = jnp.concatenate([jnp.zeros(1, jnp.complex128), jnp.cumsum(jnp.log(x + j))])
+    m = jnp.arange(nmax)
+    p = jnp.arange(K)
+    lg = jax.scipy.special.gammaln
+    # log of sigma^(m+p) / (sqrt(m! p!) (x)_(m+p)): no xi inside
+    mp = m[:, None] + p[None, :]
+    logC = (mp * log_sigma - 0.5 * (lg(m + 1.0)[:, None] + lg(p + 1.0)[None, :])
+            - logpoch[mp])
+    # (xi/sigma)^m and (|xi|/sigma)^p as running products (moduli <= 1)
+    a = jnp.cumprod(jnp.concatenate([jnp.ones(1, jnp.complex128),
+                                     jnp.full(nmax - 1, xi / sigma)]))
+    b = jnp.cumprod(jnp.concatenate([jnp.ones(1), jnp.full(K - 1, axi / sigma)]))
+    log_b = jax.lax.stop_gradient(jnp.log(jnp.maximum(b, 1e-300)))
+    log_d = jax.lax.stop_gradient(jnp.max(jnp.real(logC) + log_b[None, :], axis=1))
+    W = a[:, None] * b[None, :] * jnp.exp(logC - log_d[:, None])
+    # untruncated trace F = 0F2(conj x, x; 2|xi|^2): the moment series' normalisation
+    log_z = jnp.log(2.0) + 2.0 * jnp.log(jnp.maximum(axi, 1e-300))
+    log_F = jax.lax.stop_gradient(jnp.real(_log_0f2(jnp.conj(x), x, log_z, n_terms)[0]))
+    last = jax.lax.stop_gradient(jnp.max(jnp.abs(W[:, -1]) / jnp.maximum(
+        jnp.max(jnp.abs(W), axis=1), 1e-300)))
+    return W, log_d, log_F, last
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def kerr_exact_state(model: Kerr, nmax: int, n_terms: int = 4096,
+                     check: bool = True) -> SteadyState:
+    r"""The exact Kerr NESS on ``nmax`` Fock levels: the Drummond-Walls solution in closed form.
+
+    From the normally ordered moments of :func:`kerr_exact_moments` and
+    $\rho_{mn} = \sum_j \frac{(-1)^j}{j!\sqrt{m!n!}}\langle a^{\dagger n+j}a^{m+j}\rangle$, the
+    double series collapses (the sum over $j + k = p$ of $(-|\xi|^2)^j (2|\xi|^2)^k / j!k!$ is
+    $|\xi|^{2p}/p!$) to a Gram matrix:
+
+    $$\rho_{mn} = \frac1F\sum_{p\ge0} W_{mp}\overline{W_{np}},\qquad
+      W_{mp} = \frac{\xi^m|\xi|^p}{\sqrt{m!\,p!}\,(x)_{m+p}},\qquad
+      F = {}_0F_2(\bar x, x; 2|\xi|^2),$$
+
+    with $\xi = 2E/(iU)$, $x = 2(i\Delta + \kappa)/(iU)$ as in :func:`kerr_exact_moments`. It is
+    Hermitian and positive semidefinite by construction; there is no linear solve, no pin and
+    no conditioning limit (the Liouvillian gap may be 1e-13: the state is still exact to
+    float64), and its derivatives are those of a matrix product (autodiff). Cost
+    ``O(nmax^2 K)`` for ``K = fock_series_terms(n_terms)`` terms: one ``(nmax, K)`` matmul.
+
+    The state is the exact one restricted to ``|0>..|nmax-1>``, renormalised to trace 1: unlike
+    the NESS of the truncated Liouvillian, nothing is reflected at the truncation.
+
+    **Returns:** :class:`~jaxent.lindblad.SteadyState` with ``trace_error`` the exact population
+    beyond ``nmax`` ($1 - $ the truncated trace over $F$; resolved to ~1e-14, the rounding of
+    $\log F$), ``residual_norm`` $\|\mathcal L_{n_{\max}}\rho\|_F$
+    of the truncated Liouvillian (zero up to terms at the truncation edge),
+    ``error_estimate`` the last series term relative to its row's largest (the relative error
+    of the state from cutting the series; ``resolvable`` when below ``RESOLVE_TOL``, as for a
+    solver's predicted error), ``gap_estimate`` NaN (no spectral
+    information: :func:`~jaxent.lindblad.liouvillian_spectrum` gives the gap), ``pinned``
+    False. Not for ``u = 0`` (no series; :func:`kerr_ness` then uses the banded solver).
+    jit/vmap-able, differentiable in every field of ``model`` (``nmax``, ``n_terms``, ``check``
+    static).
+    """
+    if check:
+        model = model.checked()
+    nmax = _check_nmax(nmax)
+    W, log_d, log_F, last = _exact_fock_factor(model, nmax, n_terms)
+    G = W @ jnp.conj(W).T
+    # relative row scales (the largest is 1): D G D, then trace 1 in the truncated space
+    shift = jax.lax.stop_gradient(jnp.max(log_d + 0.5 * jnp.log(jnp.maximum(
+        jnp.real(jnp.diagonal(G)), 1e-300))))
+    d = jnp.exp(log_d - shift)
+    raw = d[:, None] * G * d[None, :]
+    tr = jnp.real(jnp.trace(raw))
+    rho = raw / tr
+    rho = 0.5 * (rho + jnp.conj(rho).T)  # Hermitian to the last bit
+    kept = jax.lax.stop_gradient(jnp.exp(jnp.log(tr) + 2.0 * shift - log_F))
+    L = kerr_lindbladian(model, nmax)
+    return SteadyState(
+        rho=rho,
+        trace_error=jnp.abs(1.0 - kept),
+        residual_norm=jax.lax.stop_gradient(jnp.linalg.norm(L.mv(rho))),
+        tail_population=tail_population(jnp.real(jnp.diagonal(rho))),
+        gap_estimate=jnp.asarray(jnp.nan),
+        error_estimate=last,
+        resolvable=last < RESOLVE_TOL,
+        pinned=jnp.asarray(False),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
 # steady state
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+#: Ways to the Kerr NESS: the exact state (:func:`kerr_exact_state`), or a solve of the truncated
+#: Liouvillian by block elimination (:class:`~jaxent.lindblad.BandedElimination`) or nested
+#: dissection (:class:`~jaxent.lindblad.NestedDissection`), pinned to the exact ``<n>``.
+NESS_METHODS = ("exact", "banded", "dissection")
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
 def kerr_ness(model: Kerr, nmax: int, pin="auto", n_buckets: int = 4,
-              n_terms: int | None = 4096, check: bool = True) -> SteadyState:
+              n_terms: int | None = 4096, check: bool = True,
+              method: str = "exact") -> SteadyState:
     """The traced core of :func:`kerr_steady_state`: no eager checks, every argument but
-    ``model`` static; ``n_terms=None`` means no exact moment (no pin). With ``check`` bad traced
-    parameters raise through :meth:`Kerr.checked` (host callbacks); sweeps that validated their
-    inputs eagerly pass ``check=False``, which also lets XLA's persistent compilation cache
-    store the program (programs with host callbacks are not cached)."""
+    ``model`` static; ``n_terms=None`` means no exact series: no exact state and no pin (the
+    banded solver, whatever ``method``). ``pin`` and ``n_buckets`` concern the solver methods
+    only. With ``check`` bad traced parameters raise through :meth:`Kerr.checked` (host
+    callbacks); sweeps that validated their inputs eagerly pass ``check=False``, which also
+    lets XLA's persistent compilation cache store the program (programs with host callbacks
+    are not cached)."""
+    if method not in NESS_METHODS:
+        raise ValueError(f"method: must be one of {NESS_METHODS}, got {method!r}")
     if check:
         model = model.checked()
+    if method == "exact" and n_terms is not None:
+        return kerr_exact_state(model, nmax, n_terms, False)
     L = kerr_lindbladian(model, nmax)
     constraint = None
     if pin is not False and n_terms is not None:
         constraint = ExactMoment(weights=jnp.arange(nmax, dtype=jnp.float64),
                                  value=kerr_exact_moments(model, n_terms).n,
                                  when="always" if pin is True else "auto")
-    return steady_state(L, BandedElimination(n_buckets=n_buckets), constraint=constraint)
+    solver = NestedDissection() if method == "dissection" else BandedElimination(
+        n_buckets=n_buckets)
+    return steady_state(L, solver, constraint=constraint)
 
 
-def kerr_steady_state(model: Kerr, nmax: int, *, pin="auto", n_buckets: int = 4,
-                      n_terms: int | None = None, truncation: str = "warn",
+def kerr_steady_state(model: Kerr, nmax: int, *, method: str = "exact", pin="auto",
+                      n_buckets: int = 4, n_terms: int | None = None, truncation: str = "warn",
                       tail_tol: float = TAIL_TOL) -> SteadyState:
-    r"""NESS of the Kerr model by the banded solver, accurate also where the Liouvillian gap closes.
+    r"""NESS of the Kerr model, exact to float64 also where the Liouvillian gap closes.
 
-    :class:`~jaxent.lindblad.BandedElimination` eliminates the coherences ($d = m - n \ne 0$) and
-    leaves a real Schur complement on the populations. Near $\epsilon_c$ the gap closes
-    exponentially in N and the weight of the slow mode of any float64 solve is only known to
+    ``method="exact"`` (default): the Drummond-Walls solution in the Fock basis
+    (:func:`kerr_exact_state`), a ``(nmax, K)`` matrix product: no linear solve, hence no
+    conditioning limit near $\epsilon_c$, where the gap closes exponentially in N.
+
+    ``"banded"`` / ``"dissection"``: the NESS of the truncated Liouvillian by
+    :class:`~jaxent.lindblad.BandedElimination` (block elimination over $d = m - n$, a real
+    Schur complement on the populations) or :class:`~jaxent.lindblad.NestedDissection`.
+    Near $\epsilon_c$ the weight of the slow mode of any float64 solve is only known to
     ``error_estimate``, while the slow subspace is well conditioned. With ``pin`` that weight,
-    and that of the derivative, is fixed by the exact $\langle a^\dagger a\rangle$
+    and that of the derivative, is fixed by the exact $\langle a^\dagger a
+angle$
     (:func:`kerr_exact_moments`, an :class:`~jaxent.lindblad.ExactMoment` constraint), so states
-    *and* gradients are accurate to float64 at every N; $\langle a\rangle$ remains an
-    independent check.
+    *and* gradients are accurate to float64 at every N; $\langle a
+angle$ remains an
+    independent check. They serve every Lindbladian with these bands, and here cross-check the
+    exact state (they agree to ~1e-11 where the truncation is converged).
 
     **Arguments:**
     - ``model``: :class:`Kerr`; ``nmax``: Hilbert-space dimension (static int >= 2; see
       :func:`choose_nmax`).
-    - ``pin``: ``"auto"`` (pin where ``error_estimate > PIN_TOL``), ``True`` or ``False``.
-    - ``n_buckets``: padding groups of the elimination (static; compile time vs run time).
-    - ``n_terms``: series length of the exact moments (static; default :func:`series_terms` of
-      the concrete model, 4096 under ``jit``). With a nonlinearity too weak for the series
-      (``u -> 0``) there is nothing to pin and the state is solved plainly (well conditioned:
-      no bistability).
+    - ``method``: one of :data:`NESS_METHODS`.
+    - ``pin`` (solver methods): ``"auto"`` (pin where ``error_estimate > PIN_TOL``), ``True``
+      or ``False``.
+    - ``n_buckets``: padding groups of the block elimination (static; compile vs run time).
+    - ``n_terms``: length of the exact series (static; default :func:`series_terms` of the
+      concrete model, 4096 under ``jit``). With a nonlinearity too weak for the series
+      (``u -> 0``) there is no exact state and nothing to pin: the state is solved plainly by
+      the banded solver (well conditioned: no bistability).
     - ``truncation``: ``"warn"``, ``"raise"`` or ``"ignore"``: eager Fock-tail check.
 
-    **Returns:** :class:`~jaxent.lindblad.SteadyState`. Differentiable in every field of ``model``
-    by implicit differentiation (:func:`jaxent.lindblad.steady_state`), forward and reverse mode;
-    jit- and vmap-able over the parameters at fixed ``nmax``.
+    **Returns:** :class:`~jaxent.lindblad.SteadyState`. Differentiable in every field of
+    ``model`` (exact: through the matrix product; solvers: implicit differentiation,
+    :func:`jaxent.lindblad.steady_state`), forward and reverse mode; jit- and vmap-able over
+    the parameters at fixed ``nmax``.
     """
+    if method not in NESS_METHODS:
+        raise ValueError(f"method: must be one of {NESS_METHODS}, got {method!r}")
     nmax = _check_nmax(nmax)
     if pin not in ("auto", True, False):
         raise ValueError(f"pin must be 'auto', True or False, got {pin!r}")
@@ -502,13 +651,14 @@ def kerr_steady_state(model: Kerr, nmax: int, *, pin="auto", n_buckets: int = 4,
         if nmax < n_ex + 2.0 * sd + 2.0:
             raise ValueError(f"nmax={nmax} is far too small for <n>={n_ex:.1f} (std {sd:.1f}); "
                              f"use nmax >= {need} (choose_nmax)")
-        check_memory(banded_memory_bytes(nmax, n_buckets), f"the Kerr NESS at nmax={nmax}",
-                     "reduce N (nmax grows ~ 1.6 N at eps = 1.3)")
+        if method == "banded" or n_terms is None:
+            check_memory(banded_memory_bytes(nmax, n_buckets), f"the Kerr NESS at nmax={nmax}",
+                         "reduce N (nmax grows ~ 1.6 N at eps = 1.3)")
     elif n_terms is None:
         n_terms = default_n_terms(None)
     if pin is True and n_terms is None:
         raise ValueError(f"pin=True needs the exact moments, unavailable for u={float(model.u):g}")
-    ss = kerr_ness(model, nmax, pin, n_buckets, n_terms)
+    ss = kerr_ness(model, nmax, pin, n_buckets, n_terms, True, method)
     if truncation != "ignore" and not isinstance(ss.rho, Tracer):
         ok = check_truncation(ss, tail_tol, "ignore")
         if not ok:

@@ -1,8 +1,8 @@
 r"""The Kerr NESS entropy-production study: point function, truncation per group, checks.
 
-Data flow: :class:`~jaxent.models.kerr.Kerr` -> :func:`~jaxent.models.kerr.kerr_ness` (banded
-solver, exact-moment pin) -> polar Husimi grid -> :func:`~jaxent.entropy.wehrl.photon_loss_terms`
--> one row per ``(N, eps, kappa, delta, u)``.
+Data flow: :class:`~jaxent.models.kerr.Kerr` -> :func:`~jaxent.models.kerr.kerr_ness` (the exact
+Fock-basis state; the banded solver where there is no series) -> polar Husimi grid ->
+:func:`~jaxent.entropy.wehrl.photon_loss_terms` -> one row per ``(N, eps, kappa, delta, u)``.
 
 Every parameter is traced, so a sweep compiles once per distinct static pair (truncation
 ``nmax``, exact-moment series length), never per parameter value. Each size ``N`` needs its own
@@ -39,6 +39,7 @@ from jaxent.phase_space.grid import polar_grid
 from jaxent.resources import (
     available_memory_bytes,
     banded_memory_bytes,
+    exact_state_memory_bytes,
     fits_in_memory,
     format_bytes,
 )
@@ -86,7 +87,7 @@ def kerr_grid(nmax: int):
 
 
 def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
-               pin="auto", check: bool = True) -> dict[str, jax.Array]:
+               pin="auto", check: bool = True, method: str = "exact") -> dict[str, jax.Array]:
     r"""Every Wehrl entropy term of the Kerr NESS at one parameter point, with diagnostics.
 
     Returns a dict of scalars: :data:`KERR_OUTPUTS` (``alpha = <a>/sqrt(N)`` [GFL20, below
@@ -97,12 +98,13 @@ def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
     complex-P moments (relative above one photon, absolute below) (a free end-to-end check of
     truncation and solver; NaN without a series, ``n_terms=None``, and NaN, flagged, when
     ``n_terms`` was too short for the series); ``error_estimate``, ``gap_estimate`` and
-    ``pinned`` of the steady state.
-    jit/vmap-able; differentiable in every field of ``model`` (implicit derivatives).
+    ``pinned`` of the steady state (the exact state: its series' last term, NaN, 0).
+    ``method``: :data:`~jaxent.models.kerr.NESS_METHODS` (static).
+    jit/vmap-able; differentiable in every field of ``model``.
     ``check=False`` skips the traced parameter checks (for callers that validated eagerly).
     """
     grid = kerr_grid(nmax) if grid is None else grid
-    ss = kerr_ness(model, nmax, pin, 4, n_terms, check)
+    ss = kerr_ness(model, nmax, pin, 4, n_terms, check, method)
     H = kerr_hamiltonian(model, nmax)
     t = photon_loss_terms(ss.rho, H, model.kappa, grid, check=False)
     alpha = t.alpha / jnp.sqrt(model.N)
@@ -207,9 +209,13 @@ def _checks(row) -> list[tuple[str, str]]:
         out.append(("exact", f"<n>, <a> differ from the exact moments by {err:.1e} > "
                              f"{EXACT_MOMENT_TOL:g}: raise --nmax above {int(row['nmax'])}"))
     if not (row["error_estimate"] < RESOLVE_TOL or row["pinned"] > 0.5):
-        out.append(("conditioning", f"slow-mode weight only resolved to "
-                                    f"{row['error_estimate']:.1e} (gap {row['gap_estimate']:.1e}) "
-                                    "and no exact moment to pin it"))
+        if np.isnan(row["gap_estimate"]):  # the exact state: its series was cut too early
+            out.append(("series", f"exact-state series cut before convergence (last term "
+                                  f"{row['error_estimate']:.1e}): report this point"))
+        else:
+            out.append(("conditioning",
+                        f"slow-mode weight only resolved to {row['error_estimate']:.1e} (gap "
+                        f"{row['gap_estimate']:.1e}) and no exact moment to pin it"))
     return out
 
 
@@ -247,8 +253,9 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
         return statics
 
     def preflight(static, chunk):
-        nm = static[0]
-        need = banded_memory_bytes(nm, batch=chunk)
+        nm, n_terms = static
+        need = (banded_memory_bytes(nm, batch=chunk) if n_terms is None  # the banded solver
+                else exact_state_memory_bytes(nm, n_terms, batch=chunk))
         if not fits_in_memory(need):
             raise MemoryError(
                 f"nmax={nm} needs about {format_bytes(need)} for a chunk of {chunk} points but "
@@ -287,17 +294,28 @@ def check_sweep_inputs(N_values: ArrayLike, kappa: float, delta: float, u: float
     return N_values, out
 
 
+def _sweep_memory(N: float, nmax: int | None, eps_max: float, kappa: float, delta: float,
+                  u: float, chunk: int) -> tuple[int, float]:
+    """``(nmax, bytes)`` of a chunk of Kerr points at size ``N`` up to ``eps_max``: the exact
+    state where its series exists, else the banded solver (``nmax`` from mean field if not
+    given)."""
+    nm = nmax or _mean_field_nmax(N, eps_max, kappa, delta, u)
+    K = series_terms(Kerr(eps=eps_max, N=N, kappa=kappa, delta=delta, u=u))
+    need = (banded_memory_bytes(nm, batch=chunk) if K is None
+            else exact_state_memory_bytes(nm, K, batch=chunk))
+    return nm, need
+
+
 def largest_size(eps_max: float, kappa: float, delta: float, u: float, chunk: int) -> int:
     """The largest ``N`` whose Kerr sweep up to ``eps_max`` fits in memory (mean-field bound)."""
     lo, hi = 1, 1
-    while fits_in_memory(banded_memory_bytes(_mean_field_nmax(hi * 2, eps_max, kappa, delta, u),
-                                             batch=chunk)) and hi < 1 << 20:
+    while fits_in_memory(_sweep_memory(hi * 2, None, eps_max, kappa, delta, u, chunk)[1]) \
+            and hi < 1 << 20:
         hi *= 2
     hi *= 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if fits_in_memory(banded_memory_bytes(_mean_field_nmax(mid, eps_max, kappa, delta, u),
-                                              batch=chunk)):
+        if fits_in_memory(_sweep_memory(mid, None, eps_max, kappa, delta, u, chunk)[1]):
             lo = mid
         else:
             hi = mid
@@ -331,12 +349,11 @@ def kerr_sweep(N_values: ArrayLike, eps_values: ArrayLike,
         raise ValueError(f"nmax_step must be a positive integer, got {nmax_step}")
     eps_max = float(eps_values.max())
     for N in N_values:
-        nm = nmax or _mean_field_nmax(N, eps_max, kappa, delta, u)
-        if not fits_in_memory(banded_memory_bytes(nm, batch=chunk)):
+        nm, need = _sweep_memory(N, nmax, eps_max, kappa, delta, u, chunk)
+        if not fits_in_memory(need):
             big = largest_size(eps_max, kappa, delta, u, chunk)
             raise MemoryError(
-                f"N={N:g} needs nmax of about {nm} and "
-                f"{format_bytes(banded_memory_bytes(nm, batch=chunk))} "
+                f"N={N:g} needs nmax of about {nm} and {format_bytes(need)} "
                 f"for a chunk of {chunk} points, but {format_bytes(available_memory_bytes())} is "
                 f"available; the largest N that fits up to eps={eps_max:g} is about {big}")
     points = [dict(N=N, eps=float(e), kappa=float(kappa), delta=float(delta), u=float(u))
