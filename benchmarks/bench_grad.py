@@ -1,10 +1,11 @@
-"""Gradient cost against the forward solve: implicit derivatives of the Kerr NESS pipeline.
+"""Gradient cost against the forward computation: derivatives of the Kerr NESS pipeline.
 
-For each size N (at eps = 0.95, inside the bistability window where the state is pinned, and at
-eps = 1.3), times after compilation, best of ``--repeat``:
+For each size N (at eps = 0.95, inside the bistability window, where a solver would have to pin
+the state, and at eps = 1.3), times after compilation, best of ``--repeat``:
 
-- forward: NESS + Husimi grid + every entropy term (``kerr_point``), jitted;
-- ``jax.grad`` of Pi_d with respect to (eps, kappa, delta, u) (reverse mode: one adjoint solve);
+- forward: the exact NESS + Husimi grid + every entropy term (``kerr_point``), jitted;
+- ``jax.grad`` of Pi_d with respect to (eps, kappa, delta, u) (reverse mode through the exact
+  state's matrix product);
 - ``jax.jacfwd`` of all ten physics columns with respect to the same four parameters;
 - the reference a QuTiP user would use for the same four derivatives: central finite differences,
   two forward solves per parameter (8 solves), timed as 8 x forward.

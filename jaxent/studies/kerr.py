@@ -62,20 +62,21 @@ KERR_DIAGNOSTICS = ("ness_identity_residual", "tail_population", "grid_norm_erro
 KERR_KEY = ["N", "eps", "kappa", "delta", "u"]
 KERR_COLUMNS = KERR_KEY + ["nmax"] + list(KERR_OUTPUTS) + list(KERR_DIAGNOSTICS)
 
-#: Cost model of a sweep group on a 2-core CPU (jax 0.10.2), fitted to the default sweep
-#: (N = 10..40, 45 pumps each, nmax 64..176): one point of ``kerr_point`` at ``nmax`` takes
-#: ``0.35 (nmax/192)^2.4`` s (warm: 0.067 s at 96, 0.29 s at 176), one compilation about
-#: ``4.5 + 0.01 nmax`` s. It ranks the shape classes (:func:`~jaxent.sweep.shape_classes`) and
-#: labels the progress bar; only ratios matter for the classes.
-_SECONDS_AT_192 = 0.35
+#: Cost model of a sweep group on a 2-core CPU (jax 0.10.2), measured on chunks of 8 points of
+#: ``kerr_point`` (exact state + Wehrl terms) at nmax 64..240: one point at ``nmax`` takes
+#: ``0.033 (nmax/192)^2`` s (3.5 ms at 64, 27 ms at 176), one compilation about
+#: ``1.75 + 0.016 nmax`` s (2.8 s at 64, 4.6 s at 176). It ranks the shape classes
+#: (:func:`~jaxent.sweep.shape_classes`) and labels the progress bar; only ratios matter for
+#: the classes.
+_SECONDS_AT_192 = 0.033
 
 
 def _point_seconds(nmax: int) -> float:
-    return _SECONDS_AT_192 * (nmax / 192) ** 2.4
+    return _SECONDS_AT_192 * (nmax / 192) ** 2
 
 
 def _compile_seconds(nmax: int) -> float:
-    return 4.5 + 0.01 * nmax
+    return 1.75 + 0.016 * nmax
 
 
 @functools.lru_cache(maxsize=None)
