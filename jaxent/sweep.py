@@ -27,7 +27,7 @@ per (study, static, chunk, gradient parameters), pads the last chunk so nothing 
 a chunk across devices when there are several, writes each chunk to a
 :class:`~jaxent.io.ResumableCSV` as it finishes (a re-run resumes; ``recompute_flagged``
 recomputes rows that failed a check), adds ``d<output>_d<param>`` columns by ``jax.jacfwd``
-through the point (implicit derivatives of the steady state), and applies one failure policy:
+through the point (exact derivatives of the steady state), and applies one failure policy:
 every row is written, its failed checks go in the ``flags`` column, and a warning says what to
 change.
 """

@@ -46,7 +46,8 @@ class SteadyState(eqx.Module):
     ``vmap``).
 
     - ``rho``: ``(n, n)`` density matrix (Hermitian, trace 1).
-    - ``trace_error``: ``|tr(rho) - 1|`` before the final normalisation.
+    - ``trace_error``: ``|tr(rho) - 1|`` before the final normalisation (for
+      :func:`~jaxent.models.kerr.kerr_exact_state`: the exact population beyond ``nmax``).
     - ``residual_norm``: ``||L(rho)||_F`` (same units as the rates).
     - ``tail_population``: population of the top Fock levels (truncation check).
     - ``gap_estimate``: estimate of the slowest relaxation rate (dense: second-smallest singular

@@ -38,7 +38,7 @@ from jaxent.lindblad import (
     SteadyState,
     steady_state,
 )
-from jaxent.resources import banded_memory_bytes, check_memory
+from jaxent.resources import banded_memory_bytes, check_memory, exact_state_memory_bytes
 from jaxent.tolerances import PIN_TOL, RESOLVE_TOL, TAIL_TOL  # noqa: F401 - PIN_TOL re-exported
 
 
@@ -621,7 +621,8 @@ angle$
     *and* gradients are accurate to float64 at every N; $\langle a
 angle$ remains an
     independent check. They serve every Lindbladian with these bands, and here cross-check the
-    exact state (they agree to ~1e-11 where the truncation is converged).
+    exact state (to ~1e-13 in trace norm once ``nmax`` is converged; at :func:`choose_nmax`
+    itself their states still carry the reflection at the truncation, up to ~3e-9).
 
     **Arguments:**
     - ``model``: :class:`Kerr`; ``nmax``: Hilbert-space dimension (static int >= 2; see
@@ -656,6 +657,10 @@ angle$ remains an
                              f"use nmax >= {need} (choose_nmax)")
         if method == "banded" or n_terms is None:
             check_memory(banded_memory_bytes(nmax, n_buckets), f"the Kerr NESS at nmax={nmax}",
+                         "reduce N (nmax grows ~ 1.6 N at eps = 1.3)")
+        elif method == "exact":
+            check_memory(exact_state_memory_bytes(nmax, n_terms),
+                         f"the exact Kerr NESS at nmax={nmax}",
                          "reduce N (nmax grows ~ 1.6 N at eps = 1.3)")
     elif n_terms is None:
         n_terms = default_n_terms(None)

@@ -4,7 +4,7 @@ Kerr [GFL20, Fig. 2(d)]; [GFL-quench, Sec. II]: at finite N the first-order swit
 dim and bright branches is smooth, and each observable's sharpest feature defines a pseudo-
 critical pump $\epsilon^*(N)$ that tends to $\epsilon_c$ as $N\to\infty$:
 
-- ``"Pi_d"``: the maximum of $\Pi_d/N$, through the NESS (implicit derivatives of
+- ``"Pi_d"``: the maximum of $\Pi_d/N$, through the NESS (exact derivatives of
   :func:`~jaxent.studies.kerr.kerr_point`; sizes up to a few tens).
 - ``"susceptibility"``: the maximum of $\chi = \partial(\langle n\rangle/N)/\partial\epsilon$,
   from the exact moments [GFL-quench, Eq. (6)] (:func:`~jaxent.models.kerr.kerr_exact_moments`),
@@ -117,7 +117,7 @@ def pi_d_peak(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
     Kerr NESS.
 
     Newton on $\partial_\epsilon(\Pi_d/N)$ with the second derivative from forward-over-reverse
-    implicit differentiation of the steady state (:func:`~jaxent.studies.kerr.kerr_point`), all
+    differentiation of the exact steady state (:func:`~jaxent.studies.kerr.kerr_point`), all
     sizes in one ``jax.vmap`` at one truncation (``nmax``: the largest
     :func:`~jaxent.models.kerr.choose_nmax` over sizes and bracket, rounded up to
     ``nmax_step``): one compilation for the whole search.

@@ -15,7 +15,7 @@ $$\chi^2(\theta) = \sum_{i,o} r_{io}^2,\qquad
 
 over any subset $\theta$ of $(\kappa, \Delta, u)$, by Levenberg-Marquardt
 (:class:`optimistix.LevenbergMarquardt`) with the exact Jacobian through the NESS (forward-mode
-implicit differentiation of :func:`~jaxent.lindblad.steady_state`) and $\log\kappa$ as the
+differentiation of :func:`~jaxent.models.kerr.kerr_exact_state`) and $\log\kappa$ as the
 fitted coordinate, so $\kappa$ stays positive. The model is ``kerr_point`` mapped over the
 pumps (:func:`_map_points`) at one static truncation ``nmax``; each program (model curves, LM
 solve, second derivatives) compiles once per (``nmax``, series length, observables, free
