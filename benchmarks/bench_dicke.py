@@ -57,7 +57,7 @@ def dicke_sweep(ratios, grad: bool = False) -> dict:
     fn = batch_function(DICKE_STUDY, (), ("lam_over_lamc",) if grad else ())
     return fn({"lam_over_lamc": ratios, "omega0": jnp.full_like(ratios, W0),
                "omega": jnp.full_like(ratios, W), "kappa": jnp.full_like(ratios, K),
-               "gamma": jnp.full_like(ratios, GAMMA)})
+               "gamma": jnp.full_like(ratios, GAMMA)}, None)
 
 
 def main() -> None:

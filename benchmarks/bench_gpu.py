@@ -74,9 +74,9 @@ def dicke(n_points: int = 2001) -> None:
         # d<output>_dlam_over_lamc columns (jax.jacfwd)
         fn = batch_function(DICKE_STUDY, (), ("lam_over_lamc",) if grad else ())
         t0 = time.perf_counter()
-        out = jax.block_until_ready(fn(batch))
+        out = jax.block_until_ready(fn(batch, None))
         first = time.perf_counter() - t0
-        best = min(_timed(lambda: fn(batch)) for _ in range(5))
+        best = min(_timed(lambda: fn(batch, None)) for _ in range(5))
         print(f"dicke {len(ratios)} points{' + grad' if grad else ''}: first call {first:.2f} s, "
               f"then {best:.4f} s", flush=True)
     resid = np.max(np.abs(np.asarray(out["ness_identity_residual"])))

@@ -159,16 +159,18 @@ def jaxent_quench(N, eps_i, eps_f, t_end, saves, rtol, repeat, queue) -> None:
 
         nmax = quench_nmax(N, [eps_i, eps_f], KAPPA, DELTA, U)
         ts = np.linspace(0.0, t_end, saves)
-        f = jax.jit(lambda e, ts: quench_point(Kerr(eps=eps_i, N=N), Kerr(eps=e, N=N), nmax, ts,
-                                               rtol=rtol))
+        # the grid is an argument (as in the CLI's sweep), not tables compiled in as constants
+        grid = kerr_grid(nmax)
+        f = jax.jit(lambda e, ts, g: quench_point(Kerr(eps=eps_i, N=N), Kerr(eps=e, N=N), nmax,
+                                                  ts, g, rtol=rtol))
         t0 = time.perf_counter()
-        out = jax.block_until_ready(f(eps_f, ts))
+        out = jax.block_until_ready(f(eps_f, ts, grid))
         first_s = time.perf_counter() - t0
         t_done = time.time()
         times = []
         for k in range(repeat):
             t0 = time.perf_counter()
-            jax.block_until_ready(f(eps_f + 1e-12 * (k + 1), ts))
+            jax.block_until_ready(f(eps_f + 1e-12 * (k + 1), ts, grid))
             times.append(time.perf_counter() - t0)
         queue.put({
             "nmax": nmax, "radius": float(kerr_grid(nmax).radius), "first_s": first_s,

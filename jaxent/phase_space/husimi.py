@@ -13,9 +13,9 @@ $O(n_r\,{\rm nmax}^2 + n_r n_\theta\log n_\theta)$ instead of
 $O(n_r n_\theta\,{\rm nmax}^2)$ for a point-by-point evaluation. This is exact (no
 approximation beyond float64 rounding) when $n_\theta \ge 2\,{\rm nmax}-1$.
 The state-independent products $C_{n+d}C_n$ are precomputed in ``grid.pair``; the
-state-dependent work is one batched GEMM over $d$ plus an FFT. Measured on the shared 2-core
-CPU at nmax = 160 (default grid 151 x 640 points): one Husimi grid 13 ms after jit, against
-2.5-5 s for ``qutip.qfunc`` on a square grid with the same number of points.
+state-dependent work is a few batched GEMMs over runs of $d$ plus an FFT. Measured on the
+shared 2-core CPU at nmax = 160 (default grid 151 x 640 points): one Husimi grid 13 ms after
+jit, against 2.5-5 s for ``qutip.qfunc`` on a square grid with the same number of points.
 
 $Q(\mu) = \langle\mu|\rho|\mu\rangle/\pi$ [GFL20, Sec. II], normalised as
 $\int Q\, d^2\mu = {\rm Tr}\rho$. The same transform of $a\rho$ gives the Bargmann identity
@@ -29,6 +29,7 @@ All functions are pure, jit-able and differentiable; batch over states with ``ja
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from jaxent.interop import as_operator
 
@@ -58,6 +59,27 @@ def _skew(X):
     return Xp[..., p + n, n]
 
 
+#: Runs of harmonics contracted separately, each over the Fock range it touches only (6:
+#: kerr_point 1.6x faster at nmax = 112 and 176 than one contraction; more runs, more
+#: compilation for little gain).
+D_BLOCKS = 6
+
+
+def _contract(pair, rhs, d_first: int):
+    """``out[k, i, p] = sum_n pair[p, i, n] rhs[p, n, k]`` for the harmonics
+    ``d = d_first + p``. ``C_{n+d} C_n`` vanishes unless ``0 <= n + d < nmax``, so each run of
+    harmonics is contracted over the Fock range it touches only: half the table is zeros, and
+    :data:`D_BLOCKS` runs skip most of them (40 % fewer flops at 6 runs)."""
+    P, _, nmax = pair.shape
+    edges = np.linspace(0, P, min(D_BLOCKS, P) + 1).round().astype(int)
+    parts = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        lo = max(0, -(d_first + b - 1))  # n >= -d for the largest d of the run
+        hi = min(nmax, nmax - (d_first + a))  # n < nmax - d for the smallest d
+        parts.append(jnp.einsum("pin,pnk->kip", pair[a:b, :, lo:hi], rhs[a:b, lo:hi]))
+    return jnp.concatenate(parts, axis=-1)
+
+
 def bargmann_polar(X, grid: PolarGrid, hermitian: bool = False):
     r"""$\langle\mu|X|\mu\rangle/\pi$ on the polar grid, for any (not necessarily Hermitian) $X$.
 
@@ -79,10 +101,10 @@ def bargmann_polar(X, grid: PolarGrid, hermitian: bool = False):
         Xs, pair = Xs[:, nmax - 1:], pair[nmax - 1:]
     K = Xs.shape[0]
     # grid.pair is real: contract real and imaginary parts together as 2K real right-hand
-    # sides of one batched GEMM over p, (n_r x nmax) @ (nmax x 2K) (measured ~5x faster on CPU
-    # than the complex or (i, p, n)-ordered contractions).
+    # sides of batched GEMMs over p, (n_r x nmax) @ (nmax x 2K) (measured ~5x faster on CPU
+    # than the complex or (i, p, n)-ordered contractions), in runs of p (_contract).
     rhs = jnp.concatenate([Xs.real, Xs.imag], axis=0).transpose(1, 2, 0)  # (p, n, 2K)
-    out = jnp.einsum("pin,pnk->kip", pair, rhs)  # (2K, n_r, p)
+    out = _contract(pair, rhs, 0 if hermitian else -(nmax - 1))  # (2K, n_r, p)
     g = (out[:K] + 1j * out[K:]).reshape(lead + out.shape[1:])
     if hermitian:
         # Q_k = sum_d g_d e^{-2 pi i d k / n} = n irfft(conj(g))_k, with g_{-d} = conj(g_d)

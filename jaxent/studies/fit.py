@@ -50,7 +50,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optimistix as optx
 
 from jaxent.models.kerr import Kerr, choose_nmax
 from jaxent.studies.kerr import kerr_point, series_length
@@ -342,6 +341,8 @@ def _natural(x, base, free):
 
 @functools.partial(jax.jit, static_argnames=("spec", "max_steps"))
 def _least_squares(x0, base, N, eps, y, w, scale, spec: _Spec, max_steps: int):
+    import optimistix as optx  # here: only the fit needs it (import time of every command)
+
     def residuals(x, _):
         r = ((_curves_of(_natural(x, base, spec.free), N, eps, spec) - y) * w).ravel()
         # a trial point where the model breaks down is rejected, not propagated as NaN

@@ -64,11 +64,11 @@ KERR_COLUMNS = KERR_KEY + ["nmax"] + list(KERR_OUTPUTS) + list(KERR_DIAGNOSTICS)
 
 #: Cost model of a sweep group on a 2-core CPU (jax 0.10.2), measured on chunks of 8 points of
 #: ``kerr_point`` (exact state + Wehrl terms) at nmax 64..240: one point at ``nmax`` takes
-#: ``0.033 (nmax/192)^2`` s (3.5 ms at 64, 27 ms at 176), one compilation about
-#: ``1.75 + 0.016 nmax`` s (2.8 s at 64, 4.6 s at 176). It ranks the shape classes
-#: (:func:`~jaxent.sweep.shape_classes`) and labels the progress bar; only ratios matter for
-#: the classes.
-_SECONDS_AT_192 = 0.033
+#: ``0.024 (nmax/192)^2`` s (2.5 ms at 64, 18 ms at 176), one compilation about 2.4 s
+#: whatever nmax (the grid's tables are an argument of the program, not constants in it). It
+#: ranks the shape classes (:func:`~jaxent.sweep.shape_classes`) and labels the progress bar;
+#: only ratios matter for the classes.
+_SECONDS_AT_192 = 0.024
 
 
 def _point_seconds(nmax: int) -> float:
@@ -76,7 +76,7 @@ def _point_seconds(nmax: int) -> float:
 
 
 def _compile_seconds(nmax: int) -> float:
-    return 1.75 + 0.016 * nmax
+    return 2.4
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,14 +100,16 @@ def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
     truncation and solver; NaN without a series, ``n_terms=None``, and NaN, flagged, when
     ``n_terms`` was too short for the series); ``error_estimate``, ``gap_estimate`` and
     ``pinned`` of the steady state (the exact state: its series' last term, NaN, 0).
-    ``method``: :data:`~jaxent.models.kerr.NESS_METHODS` (static).
+    ``method``: :data:`~jaxent.models.kerr.NESS_METHODS` (static). ``grid``: the Husimi grid
+    (default :func:`kerr_grid`; pass it as an argument of a jitted caller so that its tables,
+    ~55 MB at nmax = 176, are not compiled in as constants).
     jit/vmap-able; differentiable in every field of ``model``.
     ``check=False`` skips the traced parameter checks (for callers that validated eagerly).
     """
     grid = kerr_grid(nmax) if grid is None else grid
     ss = kerr_ness(model, nmax, pin, 4, n_terms, check, method)
     H = kerr_hamiltonian(model, nmax)
-    t = photon_loss_terms(ss.rho, H, model.kappa, grid, check=False)
+    t = photon_loss_terms(ss.rho, H, model.kappa, grid, check=False, h_bandwidth=1)  # tridiagonal
     alpha = t.alpha / jnp.sqrt(model.N)
     if n_terms is None:
         exact_err = jnp.asarray(jnp.nan)
@@ -142,11 +144,15 @@ def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
     }
 
 
-def _point(p, static):
+def _point(p, static, grid):
     nmax, n_terms = static
     # kerr_sweep validated every parameter eagerly: no host callbacks in the sweep program
     return kerr_point(Kerr(eps=p["eps"], N=p["N"], kappa=p["kappa"], delta=p["delta"], u=p["u"]),
-                      nmax, n_terms=n_terms, check=False)
+                      nmax, grid, n_terms=n_terms, check=False)
+
+
+def _grid_of(static):
+    return kerr_grid(static[0])
 
 
 def nmax_for_points(N: float, eps_values: Sequence[float], kappa: float, delta: float, u: float,
@@ -269,6 +275,7 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
         static_names=("nmax",), static_columns=lambda st: {"nmax": st[0]},
         preflight=preflight,
         describe=lambda st: f"nmax={st[0]}, ~{_point_seconds(st[0]):.2g} s/pt",
+        constants=_grid_of,
     )
 
 

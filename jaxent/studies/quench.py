@@ -57,7 +57,7 @@ SLOW_TOL = 1e-7
 
 
 def _terms(rho, H, kappa, grid, N):
-    t = photon_loss_terms(rho, H, kappa, grid, check=False)
+    t = photon_loss_terms(rho, H, kappa, grid, check=False, h_bandwidth=1)  # H tridiagonal
     return {
         "alpha_re": jnp.real(t.alpha) / jnp.sqrt(N), "alpha_im": jnp.imag(t.alpha) / jnp.sqrt(N),
         "n_photons": t.n_photons, "S_wehrl": t.S_wehrl, "Phi": t.Phi, "Phi_q": t.Phi_q,
@@ -71,8 +71,9 @@ def _terms(rho, H, kappa, grid, N):
     }
 
 
-def quench_point(model_i: Kerr, model_f: Kerr, nmax: int, ts, *, n_terms: int | None = 4096,
-                 n_modes: int = N_MODES, rtol: float = QUENCH_RTOL, check: bool = True,
+def quench_point(model_i: Kerr, model_f: Kerr, nmax: int, ts, grid=None, *,
+                 n_terms: int | None = 4096, n_modes: int = N_MODES, rtol: float = QUENCH_RTOL,
+                 check: bool = True,
                  max_steps: int = 400_000) -> dict[str, jax.Array]:
     r"""One quench $\epsilon_i \to \epsilon_f$ [GFL-quench, Eqs. (18)-(27)]: a dict of ``(T,)``
     arrays at the save times ``ts`` (:data:`QUENCH_OUTPUTS`; ``alpha = <a>/sqrt(N)``) and the
@@ -81,9 +82,11 @@ def quench_point(model_i: Kerr, model_f: Kerr, nmax: int, ts, *, n_terms: int | 
     ``model_i`` and ``model_f`` differ in ``eps`` only (the other parameters of ``model_f``
     are used for the dynamics). The initial state is the (pinned) NESS at ``eps_i``; the
     dynamics is the ODE up to ``t_switch``, then the ``n_modes`` slowest modes of the final
-    Liouvillian. jit/vmap-able; differentiable in the parameters.
+    Liouvillian. ``grid``: the Husimi grid (default ``kerr_grid(nmax)``; pass it as an
+    argument of a jitted caller so that its tables are not compiled in as constants).
+    jit/vmap-able; differentiable in the parameters.
     """
-    grid = kerr_grid(nmax)
+    grid = kerr_grid(nmax) if grid is None else grid
     rho0 = kerr_ness(model_i, nmax, "auto", 4, n_terms, check).rho
     ss = kerr_ness(model_f, nmax, "auto", 4, n_terms, check)
     Lf = kerr_lindbladian(model_f, nmax)
@@ -93,8 +96,10 @@ def quench_point(model_i: Kerr, model_f: Kerr, nmax: int, ts, *, n_terms: int | 
     def fn(t, rho):
         return _terms(rho, H, model_f.kappa, grid, model_f.N)
 
+    # terms of up to 16 save times at once, ~1M grid points (~80 MB of fields) per batch
+    batch = max(1, min(16, 1_000_000 // (grid.n_r * grid.n_theta)))
     traj = evolve(Lf, rho0, ts, fn, spectrum=spec, rho_ss=ss.rho, rtol=rtol, atol=1e-2 * rtol,
-                  max_steps=max_steps)
+                  max_steps=max_steps, save_batch=batch)
     out = dict(traj.ys)
     final = fn(None, ss.rho)
     out.update({
@@ -110,11 +115,11 @@ def quench_point(model_i: Kerr, model_f: Kerr, nmax: int, ts, *, n_terms: int | 
     return {k: jax.lax.stop_gradient(v) if k in QUENCH_DIAGNOSTICS else v for k, v in out.items()}
 
 
-def _point(p, static):
+def _point(p, static, grid):
     nmax, n_terms, _T = static
     common = dict(N=p["N"], kappa=p["kappa"], delta=p["delta"], u=p["u"])
     return quench_point(Kerr(eps=p["eps_i"], **common), Kerr(eps=p["eps_f"], **common), nmax,
-                        p["t"], n_terms=n_terms, check=False)
+                        p["t"], grid, n_terms=n_terms, check=False)
 
 
 def _checks(row) -> list[tuple[str, str]]:
@@ -196,7 +201,8 @@ def make_study(T: int, nmax: int | None = None, nmax_step: int = 8) -> Study:
         name="quench", params=QUENCH_PARAMS, outputs=QUENCH_OUTPUTS,
         diagnostics=QUENCH_DIAGNOSTICS, point=_point, assign_static=assign_static,
         checks=_checks, static_names=("nmax",), static_columns=lambda st: {"nmax": st[0]},
-        describe=lambda st: f"nmax={st[0]}", series="t", series_values=series_values)
+        describe=lambda st: f"nmax={st[0]}", series="t", series_values=series_values,
+        constants=lambda st: kerr_grid(st[0]))
 
 
 def quench_sweep(N_values: ArrayLike, eps_i: ArrayLike, eps_f: ArrayLike,
