@@ -186,7 +186,7 @@ def batch_function(study: Study, static, grad: tuple[str, ...] = ()):
     a dict of ``(chunk,)`` float64 arrays, one per parameter, and the study's ``constants`` at
     ``static`` (``None`` without); it returns a dict of ``(chunk,)`` arrays (outputs,
     diagnostics and gradient columns)."""
-    cache_key = (study.name, study.point, static, tuple(grad))
+    cache_key = (study.name, study.point, study.constants is None, static, tuple(grad))
     fn = _COMPILED.get(cache_key)
     if fn is not None:
         return fn

@@ -62,6 +62,18 @@ def test_slow_modes_agree_with_the_ode_where_both_apply():
     assert int(fast.num_steps) < int(ode.num_steps) / 2
     for i in range(len(ts)):
         assert trace_norm(ode.ys[i], fast.ys[i]) < 1e-10, float(ts[i])
+    # fn on batches of save times (7 = 3 batches of 3, the last time repeated twice to fill
+    # them): the same states at the same times as one save time at a time
+    ts7 = jnp.concatenate([ts, jnp.array([200.0])])
+    fn = (lambda t, rho: (t, rho))
+    one, batched = (jax.jit(lambda L, r, s, q, b=b: evolve(
+        L, r, ts7, fn, spectrum=s, rho_ss=q, rtol=1e-12, atol=1e-14, save_batch=b))(
+            Lf, rho0, spec, rss) for b in (1, 3))
+    np.testing.assert_array_equal(np.asarray(batched.ys[0]), np.asarray(ts7))
+    assert batched.ys[1].shape == one.ys[1].shape == (7, nmax, nmax)
+    for i in range(7):
+        assert trace_norm(one.ys[1][i], batched.ys[1][i]) < 1e-13, float(ts7[i])
+    assert trace_norm(one.ys[1][6], one.ys[1][5]) > 1e-6  # the last two times differ
 
 
 def test_entropy_rate_identity_along_trajectories():
@@ -139,6 +151,9 @@ def test_bad_input():
         evolve(Lf, rho0, jnp.array([0.0, 1.0]), spectrum="modes without their steady state")
     with pytest.raises(ValueError, match="^method:"):
         evolve(Lf, rho0, jnp.array([0.0, 1.0]), method="euler")
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="^save_batch: must be an integer >= 1"):
+            evolve(Lf, rho0, jnp.array([0.0, 1.0]), save_batch=bad)
 
 
 def test_check_trajectory_reports_an_exhausted_ode():

@@ -34,6 +34,7 @@ from jaxent.models.kerr import (
     linear_cavity_limit,
     mean_field_bistability,
     mean_field_photons,
+    photon_number_estimate,
     series_terms,
     tail_bound,
 )
@@ -500,6 +501,14 @@ def test_linear_cavity_is_the_coherent_state(u):
     psi = np.exp(logc)
     np.testing.assert_allclose(np.asarray(ss.rho), np.outer(psi, psi.conj()), atol=1e-12 + 10 * u)
     assert not bool(ss.pinned) and bool(ss.resolvable)
+    if u:
+        return
+    # with an explicit series length too (no series at u = 0: the coherent state's <n>)
+    n, sd = photon_number_estimate(m, 4096)
+    assert abs(n - abs(alpha) ** 2) <= 1e-9 * max(1.0, n) and abs(sd - abs(alpha)) <= 1e-6
+    ss2 = kerr_steady_state(m, nmax, n_terms=4096, method="banded")
+    np.testing.assert_allclose(np.asarray(ss2.rho), np.outer(psi, psi.conj()),
+                               atol=1e-12 + 10 * u)
 
 
 def test_bad_traced_parameters_name_the_parameter():

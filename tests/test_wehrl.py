@@ -368,3 +368,13 @@ def test_banded_hamiltonian_equals_dense_and_wrong_band_is_refused(grid40):
     for bad in (-1, 1.5, True, "1"):
         with pytest.raises(ValueError, match="^h_bandwidth: must be None or an integer >= 0"):
             photon_loss_terms(rho, H, KAPPA, grid40, h_bandwidth=bad)
+    # a pentadiagonal H (a^2 + a^dag^2 squeezing term) at b = 2, and a band wider than the
+    # matrix (the whole matrix) on a small space
+    a = qutip.destroy(40)
+    H2 = H + (0.3 * (a**2 + a.dag() ** 2)).full()
+    ref = photon_loss_terms(rho, H2, KAPPA, grid40)
+    for b in (2, 39, 45):
+        t = photon_loss_terms(rho, H2, KAPPA, grid40, h_bandwidth=b)
+        assert abs(float(t.Pi_U) - float(ref.Pi_U)) <= 1e-13 * abs(float(ref.Pi_U)), b
+    with pytest.raises(ValueError, match="beyond h_bandwidth=1"):
+        photon_loss_terms(rho, H2, KAPPA, grid40, h_bandwidth=1)

@@ -37,6 +37,7 @@ underflows. No NaN can appear for finite input.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 
@@ -214,9 +215,11 @@ def _h_messages(rel=None):
     ]
 
 
+@functools.lru_cache(maxsize=None)
 def _band_code(b: int):
     """Code function (for :func:`_guard`) of "H is zero beyond ``b`` diagonals": 0 ok, 1 not;
-    and the largest entry beyond the band relative to the largest entry."""
+    and the largest entry beyond the band relative to the largest entry (one compiled check
+    per ``b``)."""
     @jax.jit
     def code(H):
         Hs = jnp.abs(jax.lax.stop_gradient(H))
@@ -286,18 +289,19 @@ def _shift_rows(X, k: int):
 
 
 def _commutator(H, rho, h_bandwidth):
-    r"""$-i[H, \rho]$ for Hermitian ``H`` and ``rho``: ``-i (H rho - (H rho)^dag)``, with
-    ``H rho`` from the ``2 b + 1`` diagonals of ``H`` when ``h_bandwidth = b`` is given
-    (``O(b nmax^2)`` instead of a dense ``O(nmax^3)`` product)."""
+    r"""$-i[H, \rho]$. Dense ``H`` (``h_bandwidth = None``): two products. Banded, zero beyond
+    ``h_bandwidth = b`` diagonals: ``H rho`` from the ``2 b + 1`` diagonals of ``H``
+    (``O(b nmax^2)`` instead of ``O(nmax^3)``), and ``rho H = (H rho)^dag`` for Hermitian
+    ``H`` and ``rho`` (what the terms assume: their transforms read one triangle only)."""
     if h_bandwidth is None:
-        Hr = H @ rho
-    else:
-        Hr = jnp.zeros_like(rho)
-        for k in range(-h_bandwidth, h_bandwidth + 1):
-            d = jnp.diagonal(H, offset=k)  # H[m, m + k]
-            z = jnp.zeros(abs(k), d.dtype)
-            hk = jnp.concatenate([d, z]) if k >= 0 else jnp.concatenate([z, d])
-            Hr = Hr + hk[:, None] * _shift_rows(rho, k)
+        return -1j * (H @ rho - rho @ H)
+    b = min(h_bandwidth, rho.shape[0] - 1)  # a wider band is the whole matrix
+    Hr = jnp.zeros_like(rho)
+    for k in range(-b, b + 1):
+        d = jnp.diagonal(H, offset=k)  # H[m, m + k]
+        z = jnp.zeros(abs(k), d.dtype)
+        hk = jnp.concatenate([d, z]) if k >= 0 else jnp.concatenate([z, d])
+        Hr = Hr + hk[:, None] * _shift_rows(rho, k)
     return -1j * (Hr - jnp.conj(Hr).T)
 
 
@@ -361,7 +365,9 @@ def photon_loss_terms(rho, H, kappa, grid: PolarGrid, *, check: bool = True,
     - ``h_bandwidth`` (static, default ``None``: dense): ``H`` is zero beyond this many
       diagonals (1 for the Kerr model), so $[H, \rho]$ costs ``O(nmax^2)`` instead of a
       dense ``O(nmax^3)`` product. With ``check=True`` an ``H`` with entries beyond the band
-      is refused (``"H: has entries beyond h_bandwidth=..."``).
+      is refused (``"H: has entries beyond h_bandwidth=..."``); with ``check=False`` they are
+      ignored (wrong ``Pi_U`` and ``dS_dt``), so pass ``check=False`` only for an ``H`` banded
+      by construction.
 
     **Returns:** :class:`PhotonLossTerms`. Jit-able; ``jax.vmap(photon_loss_terms,
     in_axes=(0, None, None, None))`` for a batch of states.

@@ -8,7 +8,8 @@ Two methods, one interface (:func:`evolve`):
   below 1e-9. The state is carried as the real pair ``(Re rho, Im rho)``. Observables are
   computed at the save times by ``fn(t, rho)`` (:class:`diffrax.SubSaveAt` with ``fn``), so
   ``rho(t)`` is stored only if ``fn`` returns it (with slow modes, below, the ``T`` states are
-  assembled first, ``O(T n^2)`` memory, so that ``fn`` still runs once per save time).
+  assembled first, ``O(T n^2)`` memory, then ``fn`` runs once per save time, ``save_batch``
+  save times at a time).
   Differentiable with respect to everything in ``L`` and ``rho0`` by diffrax's
   :class:`~diffrax.RecursiveCheckpointAdjoint`.
   Implicit (stiff) methods do not pay off here: their Newton systems are the ``(2n^2, 2n^2)``
@@ -35,6 +36,7 @@ from typing import Any, cast
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxent.fock.truncation import TruncationWarning, tail_population
 from jaxent.interop import as_lindbladian, as_operator
@@ -71,10 +73,6 @@ class Trajectory(eqx.Module):
     success: jax.Array
     t_switch: jax.Array
     slow_residual: jax.Array
-
-
-#: Save times whose observables are evaluated together (``jax.lax.map`` batches) after the ODE.
-SAVE_BATCH = 16
 
 
 def _to_real(rho):
@@ -125,7 +123,7 @@ def slow_mode_fit(spectrum: Spectrum, delta: jax.Array):
 def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | None = None,
            rho_ss=None, method: str = "auto", rtol: float = RTOL, atol: float = ATOL,
            max_steps: int = 200_000, switch_tol: float = SWITCH_TOL,
-           save_batch: int = SAVE_BATCH) -> Trajectory:
+           save_batch: int = 1) -> Trajectory:
     r"""$\rho(t) = e^{\mathcal L t}\rho_0$ at the save times ``ts`` (module docstring).
 
     **Arguments:**
@@ -139,8 +137,12 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
       ``"dopri5"`` or ``"dopri8"``; ``rtol``, ``atol``: the ODE's error control.
     - ``max_steps`` (static): step budget of the ODE (``success`` is False when exhausted).
     - ``switch_tol``: amplitude of the neglected fast modes at the switch.
-    - ``save_batch`` (static): with a spectrum, ``fn`` is applied after the ODE to this many
-      save times at once (``jax.lax.map`` batches: wider matrix products, more memory).
+    - ``save_batch`` (static, default 1): with a spectrum, ``fn`` is applied after the ODE to
+      up to this many save times at once, under ``vmap`` (wider matrix products, more memory;
+      the last save time is repeated to fill equal batches and its copies dropped). Leave it
+      at 1 for an ``fn`` with two or more eigensolvers or other LAPACK calls: jaxlib 0.10's
+      CPU backend can deadlock on batched LAPACK calls running side by side (README,
+      "Known platform issue").
 
     **Returns:** :class:`Trajectory`. jit-, vmap- and grad-able (static: ``fn``, ``method``,
     ``max_steps``, ``save_batch``; shapes).
@@ -155,6 +157,9 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
         raise ValueError(f"ts: must be a 1-D array of save times, got shape {ts.shape}")
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol, atol: must be positive, got {rtol}, {atol}")
+    if isinstance(save_batch, bool) or not isinstance(save_batch, (int, np.integer)) \
+            or save_batch < 1:
+        raise ValueError(f"save_batch: must be an integer >= 1, got {save_batch!r}")
     if (spectrum is None) != (rho_ss is None):
         raise ValueError("spectrum and rho_ss: give both (slow-mode propagation) or neither")
     fn = (lambda t, rho: rho) if fn is None else fn
@@ -176,7 +181,7 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
         rho = _to_complex(y)
         if spectrum is None:  # observables only: rho(t) is not stored
             return fn(t, rho), _checks(rho)
-        return y  # assembled with the slow-mode part below, then fn once per save time
+        return y  # assembled with the slow-mode part below, then fn per save time
 
     saveat = diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=jnp.clip(ts, 0.0, t1), fn=save),
                                   diffrax.SubSaveAt(t1=True)])
@@ -200,7 +205,7 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
     resid = jnp.where(t1 < t_end, resid, 0.0)  # no save time needs the slow modes
 
     def at(t, y):
-        # rho(t): from the ODE up to t1, from the slow modes after; fn once per save time
+        # rho(t): from the ODE up to t1, from the slow modes after; then fn
         slow = rho_ss + jnp.tensordot(c * jnp.exp(spectrum.eigenvalues * (t - t1)),
                                       spectrum.modes, axes=1)
         rho = jnp.where(t > t1, 0.5 * (slow + jnp.conj(slow).T), _to_complex(y))
@@ -211,7 +216,7 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
     # equal batches (the last save time repeated to fill them): lax.map would compile a
     # remainder batch as a second copy of fn
     T = ts.shape[0]
-    nb = -(-T // max(1, int(save_batch)))
+    nb = -(-T // int(save_batch))
     size = -(-T // nb)
     fill = nb * size - T
     pad = (lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], fill, axis=0)]) if fill else x)

@@ -340,7 +340,7 @@ def photon_number_estimate(model: Kerr, n_terms: int | None = None) -> tuple[flo
     usable, else the brightest mean-field branch with Poissonian width (exact for ``u = 0``,
     where that branch is the coherent state)."""
     K = series_terms(model) if n_terms is None else n_terms
-    if K is not None:
+    if K is not None and float(model.u) != 0.0:  # u = 0: no series (xi, x are infinite)
         # <n> and <a^dag^2 a^2> from the factorial moments in numpy: no JAX dispatch, which
         # cost 23 ms per call (choose_nmax runs once per point of a sweep)
         lF = log_factorial_moments(model, 3, K)

@@ -73,7 +73,8 @@ class PolarGrid(eqx.Module):
     - ``pair``: ``(2 nmax - 1, n_r, nmax)`` table $P_{p,i,n} = C_{n+d}(r_i) C_n(r_i)$,
       $d = p - ({\rm nmax}-1)$ (zero where $n + d$ is out of range): the state-independent
       half of the Husimi transform, precomputed once (it is the memory-heavy part:
-      ~62 MB at nmax = 160; contracting against it is a batched GEMM).
+      ~62 MB at nmax = 160; contracting against it is a few batched GEMMs). Pass the grid
+      as an argument of a jitted function: captured, it is compiled in as constants.
     - ``fock_tail``: ``(nmax,)`` exact probability of $|n\rangle$'s Husimi function outside the
       disc, $\Gamma(n+1, R^2)/n!$; the edge mass of a state is $\sum_n \rho_{nn}\,{\rm tail}_n$.
 

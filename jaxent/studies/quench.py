@@ -101,7 +101,10 @@ def quench_point(model_i: Kerr, model_f: Kerr, nmax: int, ts, grid=None, *,
     traj = evolve(Lf, rho0, ts, fn, spectrum=spec, rho_ss=ss.rho, rtol=rtol, atol=1e-2 * rtol,
                   max_steps=max_steps, save_batch=batch)
     out = dict(traj.ys)
-    final = fn(None, ss.rho)
+    # fn has one eigensolver (G); the NESS's terms wait for the batched ones of the trajectory
+    # (a data dependency, adding 0): jaxlib 0.10's CPU backend can deadlock on two batched
+    # LAPACK calls running side by side (README, "Known platform issue")
+    final = fn(None, ss.rho + 0.0 * jnp.nan_to_num(jax.lax.stop_gradient(traj.ys["G"][-1])))
     out.update({
         "trace_error": traj.trace_error,
         "tail_population": jnp.maximum(traj.tail_population, ss.tail_population),
@@ -120,6 +123,10 @@ def _point(p, static, grid):
     common = dict(N=p["N"], kappa=p["kappa"], delta=p["delta"], u=p["u"])
     return quench_point(Kerr(eps=p["eps_i"], **common), Kerr(eps=p["eps_f"], **common), nmax,
                         p["t"], grid, n_terms=n_terms, check=False)
+
+
+def _grid_of(static):
+    return kerr_grid(static[0])
 
 
 def _checks(row) -> list[tuple[str, str]]:
@@ -202,7 +209,7 @@ def make_study(T: int, nmax: int | None = None, nmax_step: int = 8) -> Study:
         diagnostics=QUENCH_DIAGNOSTICS, point=_point, assign_static=assign_static,
         checks=_checks, static_names=("nmax",), static_columns=lambda st: {"nmax": st[0]},
         describe=lambda st: f"nmax={st[0]}", series="t", series_values=series_values,
-        constants=lambda st: kerr_grid(st[0]))
+        constants=_grid_of)
 
 
 def quench_sweep(N_values: ArrayLike, eps_i: ArrayLike, eps_f: ArrayLike,
