@@ -24,8 +24,11 @@ $dS/dt = \Pi_U + \Pi_J - \Phi$ with
   any single-mode $H$ (the lower-case $\Pi_u$ of GFL20 is the same quantity).
   In a steady state $\Pi_U + \Pi_J = \Phi$, i.e. $\Pi_u + \Pi_d = \Phi_q$ [GFL20, Eq. (10)].
 
-Numerics: every field on the grid is a Bargmann transform computed by
-:func:`~jaxent.phase_space.husimi.bargmann_polar` (FFT over $m - n$). Ratios
+Numerics: every field on the grid is a Bargmann transform (harmonics over $m - n$ by
+:func:`~jaxent.phase_space.husimi.bargmann_harmonics`, then an FFT): four Hermitian fields,
+$\rho$, $a\rho a^\dagger$, $-i[H,\rho]$ and $\{N,\rho\}$; the dissipator's transform is their
+combination and $\langle\mu|a\rho|\mu\rangle$ follows from the harmonics of $\rho$ and
+$\{N,\rho\}$ (:func:`~jaxent.phase_space.husimi.annihilation_polar`). Ratios
 $|J|^2/Q$ are evaluated as ${\rm min}(|\langle\mu|a\rho|\mu\rangle|^2/(\pi^2 Q),\
 \langle\mu|a\rho a^\dagger|\mu\rangle/\pi)$: the bound is the Cauchy-Schwarz inequality
 $|\langle\mu|a\rho|\mu\rangle|^2 \le
@@ -52,7 +55,13 @@ from jaxent.fock.operators import destroy
 from jaxent.tolerances import GRID_NORM_TOL, POSITIVITY_TOL, STATE_TOL
 
 from ..phase_space.grid import PolarGrid
-from ..phase_space.husimi import _check_operator, bargmann_polar
+from ..phase_space.husimi import (
+    _check_operator,
+    annihilation_polar,
+    bargmann_harmonics,
+    bargmann_polar,
+    polar_synthesis,
+)
 
 #: Default tolerance for the grid diagnostics checked by :func:`check_terms` (the project's
 #: grid-normalisation tolerance, :data:`jaxent.tolerances.GRID_NORM_TOL`).
@@ -314,11 +323,14 @@ def _photon_loss_terms(rho, H, kappa, grid: PolarGrid, h_bandwidth=None) -> Phot
     a_rho = s[:, None] * jnp.concatenate([rho[1:], jnp.zeros_like(rho[:1])], axis=0)
     a_rho_ad = jnp.concatenate([a_rho[:, 1:], jnp.zeros_like(a_rho[:, :1])], axis=1) * s[None, :]
     unitary = _commutator(H, rho, h_bandwidth)
-    dissip = 2.0 * kappa * (a_rho_ad - 0.5 * (k[:, None] + k[None, :]) * rho)
-    # Hermitian fields: half the transform each (bargmann_polar(..., hermitian=True))
-    Q, B, QU, QD = bargmann_polar(jnp.stack([rho, a_rho_ad, unitary, dissip]), grid,
-                                  hermitian=True)
-    A = bargmann_polar(a_rho, grid)
+    anti = (k[:, None] + k[None, :]) * rho  # {N, rho}
+    # four Hermitian fields (half the harmonics each); the dissipator's transform is
+    # 2 kappa (B - {N, rho}/2) and the current's, <mu|a rho|mu>, follows from the harmonics of
+    # rho and {N, rho} (annihilation_polar): no general transform of a rho
+    g = bargmann_harmonics(jnp.stack([rho, a_rho_ad, unitary, anti]), grid, hermitian=True)
+    Q, B, QU, QN = polar_synthesis(g, grid, hermitian=True)
+    QD = 2.0 * kappa * (B - 0.5 * QN)
+    A = annihilation_polar(g[0], g[3], grid)
 
     alpha = jnp.trace(a_rho)
     n_ph = jnp.dot(k, jnp.real(jnp.diagonal(rho)))

@@ -20,7 +20,9 @@ jit, against 2.5-5 s for ``qutip.qfunc`` on a square grid with the same number o
 $Q(\mu) = \langle\mu|\rho|\mu\rangle/\pi$ [GFL20, Sec. II], normalised as
 $\int Q\, d^2\mu = {\rm Tr}\rho$. The same transform of $a\rho$ gives the Bargmann identity
 $\partial_{\bar\mu}Q = -\mu Q + \langle\mu|a\rho|\mu\rangle/\pi$ [GFL20, Eq. (B3);
-GFL-quench, Eq. (B4)], used for the currents without finite differences.
+GFL-quench, Eq. (B4)], used for the currents without finite differences; for a Hermitian
+$\rho$ that transform follows from the harmonics of $\rho$ and $\{N,\rho\}$
+(:func:`annihilation_polar`).
 
 All functions are pure, jit-able and differentiable; batch over states with ``jax.vmap``
 (grid with ``in_axes=None``), or pass a stack ``(..., nmax, nmax)`` directly.
@@ -82,18 +84,13 @@ def _contract(pair, rhs, d_first: int):
     return jnp.concatenate(parts, axis=-1)
 
 
-def bargmann_polar(X, grid: PolarGrid, hermitian: bool = False):
-    r"""$\langle\mu|X|\mu\rangle/\pi$ on the polar grid, for any (not necessarily Hermitian) $X$.
-
-    **Arguments:** ``X``: ``(..., nmax, nmax)`` matrix (or stack) in the Fock basis;
-    ``grid``: a :class:`PolarGrid` built for the same ``nmax``; ``hermitian`` (static): ``X``
-    is Hermitian (not checked; only its lower triangle is read), so $g_{-d} = \overline{g_d}$:
-    only the harmonics $d \ge 0$ are computed (half the contraction) and a real FFT makes the
-    real result.
-
-    **Returns:** array ``(..., n_r, n_theta)``, complex (real when ``hermitian``); element
-    ``[i, k]`` is the value at $\mu = r_i e^{2\pi i k/n_\theta}$ (see ``grid.points()``).
-    """
+def bargmann_harmonics(X, grid: PolarGrid, hermitian: bool = False):
+    r"""The angular harmonics $g_d(r_i) = \sum_n X_{n+d,n}C_{n+d}(r_i)C_n(r_i)$ of
+    $\langle\mu|X|\mu\rangle$ at the radial nodes of ``grid`` (module docstring):
+    ``(..., n_r, 2 nmax - 1)`` with $d = p - ({\rm nmax} - 1)$ for index ``p``, or, when
+    ``hermitian`` (static; only the lower triangle of ``X`` is read), the harmonics $d \ge 0$
+    only, ``(..., n_r, nmax)`` with $d = p$ ($g_{-d} = \overline{g_d}$). Complex.
+    :func:`polar_synthesis` turns them into values on the grid."""
     X = _check_operator(X, grid.nmax, "X")
     nmax = grid.nmax
     lead = X.shape[:-2]
@@ -107,16 +104,60 @@ def bargmann_polar(X, grid: PolarGrid, hermitian: bool = False):
     # than the complex or (i, p, n)-ordered contractions), in runs of p (_contract).
     rhs = jnp.concatenate([Xs.real, Xs.imag], axis=0).transpose(1, 2, 0)  # (p, n, 2K)
     out = _contract(pair, rhs, 0 if hermitian else -(nmax - 1))  # (2K, n_r, p)
-    g = (out[:K] + 1j * out[K:]).reshape(lead + out.shape[1:])
+    return (out[:K] + 1j * out[K:]).reshape(lead + out.shape[1:])
+
+
+def polar_synthesis(g, grid: PolarGrid, hermitian: bool = False):
+    r"""Values $\frac1\pi\sum_d g_d(r_i)\,e^{-id\theta_k}$ on ``grid`` from harmonics laid out as
+    :func:`bargmann_harmonics` returns them (``hermitian``: $d \ge 0$ only, real result by a
+    real FFT). Returns ``(..., n_r, n_theta)``."""
+    nmax, n = grid.nmax, grid.n_theta
     if hermitian:
         # Q_k = sum_d g_d e^{-2 pi i d k / n} = n irfft(conj(g))_k, with g_{-d} = conj(g_d)
-        n = grid.n_theta
         half = jnp.zeros(g.shape[:-1] + (n // 2 + 1,), g.dtype).at[..., :nmax].set(jnp.conj(g))
         return jnp.fft.irfft(half, n=n, axis=-1) * (n / jnp.pi)
     # Harmonic d goes to FFT bin d mod n_theta (d >= 0 first, then the negative ones).
-    zeros = jnp.zeros(g.shape[:-1] + (grid.n_theta - (2 * nmax - 1),), g.dtype)
+    zeros = jnp.zeros(g.shape[:-1] + (n - (2 * nmax - 1),), g.dtype)
     G = jnp.concatenate([g[..., nmax - 1:], zeros, g[..., :nmax - 1]], axis=-1)
     return jnp.fft.fft(G, axis=-1) / jnp.pi
+
+
+def bargmann_polar(X, grid: PolarGrid, hermitian: bool = False):
+    r"""$\langle\mu|X|\mu\rangle/\pi$ on the polar grid, for any (not necessarily Hermitian) $X$.
+
+    **Arguments:** ``X``: ``(..., nmax, nmax)`` matrix (or stack) in the Fock basis;
+    ``grid``: a :class:`PolarGrid` built for the same ``nmax``; ``hermitian`` (static): ``X``
+    is Hermitian (not checked; only its lower triangle is read), so $g_{-d} = \overline{g_d}$:
+    only the harmonics $d \ge 0$ are computed (half the contraction) and a real FFT makes the
+    real result.
+
+    **Returns:** array ``(..., n_r, n_theta)``, complex (real when ``hermitian``); element
+    ``[i, k]`` is the value at $\mu = r_i e^{2\pi i k/n_\theta}$ (see ``grid.points()``).
+    """
+    return polar_synthesis(bargmann_harmonics(X, grid, hermitian), grid, hermitian)
+
+
+def annihilation_polar(g_rho, g_anti, grid: PolarGrid):
+    r"""$\langle\mu|a\rho|\mu\rangle/\pi$ on the polar grid for a Hermitian $\rho$, from the
+    harmonics $d \ge 0$ (:func:`bargmann_harmonics` with ``hermitian=True``) of $\rho$
+    (``g_rho``) and of $\{N, \rho\}$ (``g_anti``), with no transform of $a\rho$ itself.
+
+    Since $\sqrt m\,C_{m-1}(r) = (m/r)\,C_m(r)$,
+    $\langle\mu|a\rho|\mu\rangle = \frac1r\sum_d e^{-i(d-1)\theta}\,[N\rho]_d(r)$, where
+    the harmonics of $N\rho = \frac12\{N,\rho\} + \frac12[N,\rho]$ are
+    $[N\rho]_d = \frac12(h_d + d\,g_d)$ ($[N,\rho]_{mn} = (m-n)\rho_{mn}$ scales harmonic $d$
+    by $d$), with $h_{-d} = \overline{h_d}$, $g_{-d} = \overline{g_d}$ (both fields Hermitian).
+    So the current of the Bargmann identity costs one Hermitian transform, of $\{N,\rho\}$,
+    which the dissipator needs anyway, instead of a general one (a third of the terms' GEMM
+    work). Returns complex ``(..., n_r, n_theta)``."""
+    nmax, n = grid.nmax, grid.n_theta
+    d = jnp.arange(nmax, dtype=jnp.float64)
+    pos = 0.5 * (g_anti + d * g_rho)  # [N rho]_d, d = 0 .. nmax-1
+    neg = 0.5 * (jnp.conj(g_anti[..., 1:]) - d[1:] * jnp.conj(g_rho[..., 1:]))  # d = -1, -2, ..
+    # harmonic d - 1 of the result goes to FFT bin (d - 1) mod n_theta
+    zeros = jnp.zeros(pos.shape[:-1] + (n - (2 * nmax - 1),), pos.dtype)
+    G = jnp.concatenate([pos[..., 1:], zeros, neg[..., ::-1], pos[..., :1]], axis=-1)
+    return jnp.fft.fft(G / grid.r[:, None], axis=-1) / jnp.pi
 
 
 def husimi_polar(rho, grid: PolarGrid):
