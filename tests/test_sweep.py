@@ -260,7 +260,7 @@ def test_shape_classes_minimise_the_estimated_time():
 def test_default_kerr_sweep_pads_sizes_to_fewer_classes():
     """The default sweep (N = 10..40 step 5, 45 pumps each) needs nmax 64..176 in steps of 16
     (seven compilations); padded to its shape classes it compiles one program (with the exact
-    state a point costs 18 ms at nmax 176 and a compilation 2.4 s: the cost model in
+    state a point costs 15 ms at nmax 176 and a compilation 2.4 s: the cost model in
     jaxent.studies.kerr), and no size gets less than it needs."""
     from jaxent.commands._args import parse_values
     from jaxent.commands.kerr import DEFAULT_EPS, DEFAULT_N

@@ -64,11 +64,11 @@ KERR_COLUMNS = KERR_KEY + ["nmax"] + list(KERR_OUTPUTS) + list(KERR_DIAGNOSTICS)
 
 #: Cost model of a sweep group on a 2-core CPU (jax 0.10.2), measured on chunks of 8 points of
 #: ``kerr_point`` (exact state + Wehrl terms) at nmax 64..240: one point at ``nmax`` takes
-#: ``0.024 (nmax/192)^2`` s (2.5 ms at 64, 18 ms at 176), one compilation about 2.4 s
+#: ``0.020 (nmax/192)^2`` s (2.2 ms at 64, 17 ms at 176), one compilation about 2.4 s
 #: whatever nmax (the grid's tables are an argument of the program, not constants in it). It
 #: ranks the shape classes (:func:`~jaxent.sweep.shape_classes`) and labels the progress bar;
 #: only ratios matter for the classes.
-_SECONDS_AT_192 = 0.024
+_SECONDS_AT_192 = 0.020
 
 
 def _point_seconds(nmax: int) -> float:
