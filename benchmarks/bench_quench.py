@@ -173,7 +173,7 @@ def jaxent_quench(N, eps_i, eps_f, t_end, saves, rtol, repeat, queue) -> None:
             jax.block_until_ready(f(eps_f + 1e-12 * (k + 1), ts, grid))
             times.append(time.perf_counter() - t0)
         queue.put({
-            "nmax": nmax, "radius": float(kerr_grid(nmax).radius), "first_s": first_s,
+            "nmax": nmax, "radius": float(grid.radius), "first_s": first_s,
             "seconds": min(times), "t_done": t_done, "peak_mb": _peak_rss_mb(),
             "terms": {k: np.asarray(out[k]).tolist() for k in TERMS + ("G", "Pi_J")},
             "diag": {k: float(np.max(np.asarray(out[k]))) for k in

@@ -320,7 +320,7 @@ def _photon_loss_terms(rho, H, kappa, grid: PolarGrid, h_bandwidth=None) -> Phot
     # a, a^dag and n are bands: shifts and scalings, O(nmax^2), instead of dense products
     k = jnp.arange(nmax, dtype=jnp.float64)
     s = jnp.concatenate([jnp.sqrt(k[1:]), jnp.zeros(1)])  # a[m, m+1] = sqrt(m+1)
-    a_rho = s[:, None] * jnp.concatenate([rho[1:], jnp.zeros_like(rho[:1])], axis=0)
+    a_rho = s[:, None] * _shift_rows(rho, 1)
     a_rho_ad = jnp.concatenate([a_rho[:, 1:], jnp.zeros_like(a_rho[:, :1])], axis=1) * s[None, :]
     unitary = _commutator(H, rho, h_bandwidth)
     anti = (k[:, None] + k[None, :]) * rho  # {N, rho}
