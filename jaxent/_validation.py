@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 
 import jax
+import numpy as np
 from jax.core import Tracer
 
 
@@ -20,6 +21,8 @@ def static_int(value, name: str = "nmax", minimum: int = 1) -> int:
     Used for sizes that set array shapes (``nmax``, grid sizes), which must be static under jit.
     """
     try:
+        if isinstance(value, (bool, np.bool_)):  # operator.index(True) is 1: not a size
+            raise TypeError
         n = operator.index(value)
     except TypeError:
         raise ValueError(

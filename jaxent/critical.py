@@ -69,34 +69,49 @@ def _batch(x0, args):
 
 
 def batched_derivatives(f: Callable, batch: str = "auto") -> Callable:
-    """``(x, args, active) -> (f, f', f'')`` for a batch of problems, jitted (NaN where
-    ``active`` is false): ``jax.vmap`` over the batch
+    """``(x, args, active, shared=None) -> (f, f', f'')`` for a batch of problems, jitted (NaN
+    where ``active`` is false): ``jax.vmap`` over the batch
     (``batch="vmap"``), or ``jax.lax.map``, one problem after the other inside one program
     (``"map"``). ``"auto"`` maps on CPU and vmaps elsewhere: jaxlib 0.10's CPU LAPACK kernels
     split a *batched* call over the intra-op thread pool and block on it, and the derivative
     programs of a steady state run several such calls side by side, which deadlocks a 2-thread
     pool (reproduced with vmapped triangular solves at nmax = 128); unbatched calls run
-    inline."""
+    inline.
+
+    With ``shared`` (a pytree, not batched), ``f`` is called as ``f(x, args, shared)``: arrays
+    every problem uses, passed into the program as an argument rather than compiled in as
+    constants (e.g. a Husimi grid's tables: tens of MB in every compiled program and in the
+    persistent compilation cache)."""
     if batch == "auto":
         batch = "map" if jax.default_backend() == "cpu" else "vmap"
     if batch not in ("map", "vmap"):
         raise ValueError(f"batch must be 'auto', 'map' or 'vmap', got {batch!r}")
-    def one(x, a, active):
+
+    def one(x, a, active, shared):
         # problems already converged are skipped (NaN), their derivatives are not recomputed
         nan = jnp.full((), jnp.nan, jnp.result_type(float))
-        return jax.lax.cond(active, lambda: derivatives(f, x, a), lambda: (nan, nan, nan))
+        g = f if shared is None else (lambda y, b: f(y, b, shared))
+        return jax.lax.cond(active, lambda: derivatives(g, x, a), lambda: (nan, nan, nan))
 
     if batch == "vmap":  # (under vmap the cond evaluates both branches: no saving, no harm)
-        return jax.jit(jax.vmap(one))
-    return jax.jit(lambda x, a, active: jax.lax.map(lambda xaa: one(*xaa), (x, a, active)))
+        mapped = jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None)))
+    else:
+        mapped = jax.jit(lambda x, a, active, shared: jax.lax.map(
+            lambda xaa: one(xaa[0], xaa[1], xaa[2], shared), (x, a, active)))
+
+    def derivs(x, args, active, shared=None):
+        return mapped(x, args, active, shared)
+
+    return derivs
 
 
 def _bounds(bound, x0, default):
     return np.broadcast_to(np.asarray(default if bound is None else bound, float), x0.shape)
 
 
-def _newton(derivs, x0, args, lower, upper, xtol, max_steps, trust, root):
-    """Newton iteration on a batch: ``derivs(x, args) -> (f, f', f'')`` is one jitted, vmapped
+def _newton(derivs, x0, args, shared, lower, upper, xtol, max_steps, trust, root):
+    """Newton iteration on a batch: ``derivs(x, args, active, shared) -> (f, f', f'')`` is one
+    jitted, vmapped
     call per iteration (the heavy function is compiled once); steps are limited to ``trust``
     and iterates clipped to ``[lower, upper]``; a step that lands where ``f`` is not finite is
     halved back towards the last finite iterate. The loop runs in Python on purpose: a
@@ -112,7 +127,8 @@ def _newton(derivs, x0, args, lower, upper, xtol, max_steps, trust, root):
     active = np.ones(x.shape, bool)
     keep = None
     for _ in range(max_steps):
-        d = [np.asarray(a, float) for a in derivs(jnp.asarray(x), args, jnp.asarray(active))]
+        d = [np.asarray(a, float)
+             for a in derivs(jnp.asarray(x), args, jnp.asarray(active), shared)]
         if keep is not None:  # converged problems keep the derivatives of their last evaluation
             d = [np.where(active, new, old) for new, old in zip(d, keep)]
         num, den = (d[0], d[1]) if root else (d[1], d[2])
@@ -134,7 +150,8 @@ def _newton(derivs, x0, args, lower, upper, xtol, max_steps, trust, root):
         x = np.where(done, x, np.where(finite, np.clip(x + np.clip(step, -trust, trust), lo, hi),
                                        0.5 * (x + x_ok)))
     else:
-        d = [np.asarray(a, float) for a in derivs(jnp.asarray(x), args, jnp.asarray(active))]
+        d = [np.asarray(a, float)
+             for a in derivs(jnp.asarray(x), args, jnp.asarray(active), shared)]
         if keep is not None:
             d = [np.where(active, new, old) for new, old in zip(d, keep)]
     inside = (x > lo) & (x < hi)
@@ -143,7 +160,7 @@ def _newton(derivs, x0, args, lower, upper, xtol, max_steps, trust, root):
 
 def newton_extremum(f: Callable, x0, args=None, *, lower=None, upper=None, kind: str = "max",
                     xtol: float = 1e-10, max_steps: int = 40, trust=None,
-                    batch: str = "auto") -> Stationary:
+                    batch: str = "auto", shared=None) -> Stationary:
     r"""Stationary points of ``f(x, args)`` by Newton's method on $f'$, for a batch of problems.
 
     ``x0`` has shape ``(B,)`` and every leaf of ``args`` a leading axis ``B``; $f'$ comes from
@@ -154,26 +171,30 @@ def newton_extremum(f: Callable, x0, args=None, *, lower=None, upper=None, kind:
     bracket's edge is not a success. ``kind`` (``"max"``/``"min"``) is checked by the sign of the
     curvature at the result, so an iteration that slid to the wrong kind of stationary point
     reports ``success = False`` rather than a wrong number. Converged when the next Newton step
-    is below ``xtol (1 + |x|)``.
+    is below ``xtol (1 + |x|)``. ``shared``: arrays common to all problems (not batched), then
+    passed as ``f(x, args, shared)`` (see :func:`batched_derivatives`).
     """
     if kind not in ("max", "min"):
         raise ValueError(f"kind must be 'max' or 'min', got {kind!r}")
     x0 = _batch(x0, args)
     derivs = batched_derivatives(f, batch)
-    x, (v, g, h), n, ok = _newton(derivs, x0, args, lower, upper, xtol, max_steps, trust, False)
+    x, (v, g, h), n, ok = _newton(derivs, x0, args, shared, lower, upper, xtol, max_steps, trust,
+                                  False)
     sign_ok = h < 0 if kind == "max" else h > 0
     return Stationary(x=x, value=v, grad=g, curvature=h, step=np.abs(g / h), num_steps=n,
                       success=ok & sign_ok)
 
 
 def newton_root(f: Callable, x0, args=None, *, lower=None, upper=None, xtol: float = 1e-12,
-                max_steps: int = 60, trust=None, batch: str = "auto") -> Stationary:
-    r"""Roots of ``f(x, args)`` by Newton's method ($f'$ and $f''$ from ``jax``), batched like
-    :func:`newton_extremum`. ``grad``/``curvature`` of the result hold $f'$ and $f''$;
-    ``step = |f/f'|``."""
+                max_steps: int = 60, trust=None, batch: str = "auto",
+                shared=None) -> Stationary:
+    r"""Roots of ``f(x, args)`` (``f(x, args, shared)`` with ``shared``) by Newton's method
+    ($f'$ and $f''$ from ``jax``), batched like :func:`newton_extremum`. ``grad``/``curvature``
+    of the result hold $f'$ and $f''$; ``step = |f/f'|``."""
     x0 = _batch(x0, args)
     derivs = batched_derivatives(f, batch)
-    x, (v, g, h), n, ok = _newton(derivs, x0, args, lower, upper, xtol, max_steps, trust, True)
+    x, (v, g, h), n, ok = _newton(derivs, x0, args, shared, lower, upper, xtol, max_steps, trust,
+                                  True)
     return Stationary(x=x, value=v, grad=g, curvature=h, step=np.abs(v / g), num_steps=n,
                       success=ok)
 

@@ -73,3 +73,7 @@ def test_bad_nmax():
         coherent_state(1.0, 2.5)
     with pytest.raises(ValueError, match="nmax"):
         log_coherent_modulus(1.0, 0)
+    # a bool is an int to operator.index (True == 1), never a size
+    for flag in (True, np.True_):
+        with pytest.raises(ValueError, match="^nmax must be a Python int"):
+            coherent_state(1.0, flag)

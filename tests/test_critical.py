@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxent.critical import (
+    batched_derivatives,
     extrapolate,
     newton_extremum,
     newton_root,
@@ -39,6 +40,29 @@ def test_newton_extremum_batch_and_kind():
     assert not newton_extremum(f, a + 0.05, a, kind="min").success.any()
     with pytest.raises(ValueError, match="kind"):
         newton_extremum(f, a, a, kind="saddle")
+
+
+@pytest.mark.parametrize("batch", ["map", "vmap"])
+def test_shared_arrays_enter_as_arguments(batch):
+    """``shared`` (not batched) reaches f as its third argument, with the results of a closure,
+    and is an argument of the compiled program, not constants compiled into it."""
+    w = jnp.linspace(0.0, 1.0, 200_001)  # 1.6 MB: sum 100000.5
+    f = lambda x, a, s: -jnp.sum(s) * (x - a) ** 2 + jnp.sin(x)  # noqa: E731
+    a = np.array([0.3, -0.2])
+    st = newton_extremum(f, a + 0.05, a, xtol=1e-13, batch=batch, shared=w)
+    ref = newton_extremum(lambda x, b: f(x, b, w), a + 0.05, a, xtol=1e-13, batch=batch)
+    assert st.success.all()
+    np.testing.assert_allclose(st.x, a + np.cos(st.x) / (2 * 100000.5), rtol=0, atol=1e-15)
+    for k in ("x", "value", "grad", "curvature"):
+        np.testing.assert_array_equal(getattr(st, k), getattr(ref, k))
+    st = newton_root(lambda x, b, s: x - b * s[-1], np.zeros(2), a, shared=w, batch=batch)
+    np.testing.assert_allclose(st.x, a, rtol=1e-15)
+    derivs = batched_derivatives(f, batch)
+    args = (jnp.asarray(a), jnp.asarray(a), jnp.ones(2, bool))
+    shared_text = jax.jit(derivs).lower(*args, w).as_text()
+    closure_text = jax.jit(batched_derivatives(lambda x, b: f(x, b, w), batch)).lower(
+        *args).as_text()
+    assert len(closure_text) > w.nbytes and len(shared_text) < 0.05 * w.nbytes
 
 
 def test_newton_root_backtracks_from_undefined_region():

@@ -181,6 +181,29 @@ def test_jit_vmap_grad():
     assert float(pid(p0, b0)) > 0.1
 
 
+def test_second_derivatives_finite_where_q_is_rounding_noise():
+    """Far out on a large grid Q is rounding noise (+-1e-17 of its peak, often negative). The
+    integrands treat it as zero to every order of derivative: forward-over-reverse second
+    derivatives (Newton's curvature in jaxent.critical) were NaN there when the floor was
+    float64's tiny, whose square and cube underflow. Checked against central differences of
+    the reverse-mode gradient."""
+    nmax, b0 = 64, 3.0
+    g = polar_grid(nmax)
+    H = jnp.asarray(kerr_H(8, 0.9, nmax).full())
+    assert float(jnp.min(husimi_polar(_mixture(0.3, b0, nmax), g))) <= 0.0  # the case at hand
+
+    def terms(b):
+        t = photon_loss_terms(_mixture(0.3, b, nmax), H, KAPPA, g, check=False)
+        return jnp.stack([t.S_wehrl, t.Pi_J, t.Pi_d, t.Pi_U, t.dS_dt])
+
+    d2 = np.asarray(jax.jit(jax.jacfwd(jax.jacrev(terms)))(b0))
+    assert np.all(np.isfinite(d2)), d2
+    d1 = jax.jit(jax.jacrev(terms))
+    h = 1e-4
+    fd = np.asarray(d1(b0 + h) - d1(b0 - h)) / (2 * h)
+    np.testing.assert_allclose(d2, fd, rtol=1e-6, atol=1e-7)
+
+
 def test_bad_input_and_diagnostics(grid40):
     rho = np.eye(40) / 40
     H = np.zeros((40, 40))

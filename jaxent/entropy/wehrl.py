@@ -34,8 +34,10 @@ $|J|^2/Q$ are evaluated as ${\rm min}(|\langle\mu|a\rho|\mu\rangle|^2/(\pi^2 Q),
 $|\langle\mu|a\rho|\mu\rangle|^2 \le
 \langle\mu|\rho|\mu\rangle\langle\mu|a\rho a^\dagger|\mu\rangle$,
 so the clamp is exact in exact arithmetic and only acts where $Q$ is at the rounding level
-(far tails), where it prevents $0/0$ and noise/noise blow-ups. $Q\ln Q \to 0$ where $Q$
-underflows. No NaN can appear for finite input.
+(far tails), where it prevents $0/0$ and noise/noise blow-ups. Values $Q \le 10^{-100}$
+(rounding noise far out on a large grid, often negative) count as zero in every integrand, to
+every order of derivative that is used: no NaN can appear for finite input, in the terms,
+their gradients, or the second derivatives of Newton's searches (:mod:`jaxent.critical`).
 """
 
 from __future__ import annotations
@@ -68,12 +70,19 @@ from ..phase_space.husimi import (
 DIAGNOSTIC_TOL = GRID_NORM_TOL
 
 _TINY = float(jnp.finfo(jnp.float64).tiny)
-_Q_FLOOR = 1e-140  # Q below this adds < 1e-140 to the current integrals; see _ratio
+# Q at or below this counts as zero in every integrand (it adds < 1e-97 to any of them). Far
+# out on a large grid, rounding leaves Q at +-1e-17 of its peak, often negative. A floor at
+# float64's tiny (2.2e-308) keeps values and first derivatives finite, but not the second
+# derivatives (Newton's curvature in jaxent.critical, forward-over-reverse): that of ln Q
+# divides by Q^2 and that of |A|^2/Q by Q^3, which underflow to 0 near tiny, and 0/0 = NaN
+# then reaches the whole integral. Above 1e-100, Q^3 is a normal float.
+_Q_FLOOR = 1e-100
 
 
 def _safe_log(Q):
-    """ln max(Q, tiny): finite everywhere, exact where Q is a normal positive float."""
-    return jnp.log(jnp.maximum(Q, _TINY))
+    """ln Q above :data:`_Q_FLOOR`, ln of the floor below it (constant there, so its first and
+    second derivatives are 0 rather than NaN); exact where Q > 1e-100."""
+    return jnp.log(jnp.where(Q > _Q_FLOOR, Q, _Q_FLOOR))
 
 
 def _abs2(z):
@@ -85,7 +94,7 @@ def _abs2(z):
 def _ratio(A, Q, B):
     r"""$|A|^2/Q$ clamped by its Cauchy-Schwarz bound $B$ (see the module docstring)."""
     # Double `where`: below _Q_FLOOR the term is set to 0 (it is bounded by B there, and
-    # B * area < 1e-140), and the division never sees Q ~ 1e-308, whose derivative
+    # B * area < 1e-97), and the division never sees Q ~ 1e-308, whose derivative
     # -|A|^2/Q^2 would be 0/0 = NaN under jax.grad even where the branch is not taken.
     big = Q > _Q_FLOOR
     ratio = jnp.where(big, _abs2(A) / jnp.where(big, Q, 1.0), 0.0)
@@ -95,9 +104,12 @@ def _ratio(A, Q, B):
 def wehrl_entropy(Q, grid: PolarGrid):
     r"""Wehrl entropy $S = -\int d^2\mu\,Q\ln Q$ [GFL20, Eq. (4)] of Husimi values ``Q`` of shape
     ``(..., n_r, n_theta)`` on ``grid`` (from :func:`~jaxent.phase_space.husimi.husimi_polar`).
-    Values at or below the float64 underflow level contribute zero."""
-    Qp = jnp.maximum(Q, _TINY)
-    return -grid.integrate(Qp * jnp.log(Qp))
+    Values at or below 1e-100 (rounding noise far out on the grid, possibly negative)
+    contribute zero, to every order of derivative (double ``where``: the logarithm never sees
+    them, so second derivatives stay finite)."""
+    big = Q > _Q_FLOOR
+    Qs = jnp.where(big, Q, 1.0)
+    return -grid.integrate(jnp.where(big, Qs * jnp.log(Qs), 0.0))
 
 
 class PhotonLossTerms(eqx.Module):

@@ -42,7 +42,13 @@ from jaxent.critical import (
 )
 from jaxent.lindblad.spectrum import liouvillian_spectrum
 from jaxent.models.kerr import Kerr, choose_nmax, kerr_exact_moments, kerr_lindbladian
-from jaxent.studies.kerr import check_sweep_inputs, kerr_point, nmax_for_points, series_length
+from jaxent.studies.kerr import (
+    check_sweep_inputs,
+    kerr_grid,
+    kerr_point,
+    nmax_for_points,
+    series_length,
+)
 
 #: Columns of ``critical.csv`` (the names are part of the interface), then diagnostics: at a
 #: finite size the derivative and curvature at the point, Newton's last step and the shift
@@ -144,12 +150,15 @@ def pi_d_peak(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
                   for N in N_values for e in np.linspace(*bracket, 5))
         nmax = int(nmax_step * math.ceil(est / nmax_step))
     f = _pi_d_function(int(nmax), K, kappa, delta, u)
-
+    # the Husimi grid enters the program as an argument (shared by all sizes), not as tens of
+    # MB of constants compiled into it and into the persistent compilation cache
     st = newton_extremum(f, starts, N_values, lower=starts - 2.0 / N_values,
-                         upper=starts + 2.0 / N_values, xtol=xtol, trust=0.5 / N_values)
+                         upper=starts + 2.0 / N_values, xtol=xtol, trust=0.5 / N_values,
+                         shared=kerr_grid(int(nmax)))
     f_ref = _pi_d_function(int(nmax) + refine, K, kappa, delta, u)
     _, g_ref, _ = batched_derivatives(f_ref)(jnp.asarray(st.x), jnp.asarray(N_values),
-                                             jnp.ones(len(N_values), bool))
+                                             jnp.ones(len(N_values), bool),
+                                             kerr_grid(int(nmax) + refine))
     out = _stationary_rows(st, N_values)
     out["nmax"] = np.full(len(N_values), float(nmax))
     out["refinement_shift"] = np.abs((np.asarray(g_ref) - out["grad"]) / out["curvature"])
@@ -157,9 +166,9 @@ def pi_d_peak(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
 
 
 def _pi_d_function(nmax, K, kappa, delta, u):
-    def f(eps, N):
+    def f(eps, N, grid):
         model = Kerr(eps=eps, N=N, kappa=kappa, delta=delta, u=u)
-        return kerr_point(model, nmax, n_terms=K, check=False)["Pi_d"] / N
+        return kerr_point(model, nmax, grid, n_terms=K, check=False)["Pi_d"] / N
     return f
 
 

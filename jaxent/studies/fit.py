@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxent.models.kerr import Kerr, choose_nmax
-from jaxent.studies.kerr import kerr_point, series_length
+from jaxent.studies.kerr import kerr_grid, kerr_point, series_length
 from jaxent.tolerances import EXACT_MOMENT_TOL, GRID_NORM_TOL, TAIL_TOL
 
 #: Observables a data file may hold (``kerr.csv`` column names and conventions).
@@ -291,11 +291,13 @@ class _Spec(NamedTuple):
     free: tuple[int, ...]  # indices into FIT_PARAMS
 
 
-def _curves_of(p, N, eps, spec: _Spec, diagnostics: bool = False):
-    """Model observables ``(M, O)`` at natural parameters ``p = (kappa, delta, u)``."""
+def _curves_of(p, N, eps, grid, spec: _Spec, diagnostics: bool = False):
+    """Model observables ``(M, O)`` at natural parameters ``p = (kappa, delta, u)``. ``grid``:
+    ``kerr_grid(spec.nmax)``, an argument of the compiled programs (compiled in, its tables
+    would be tens of MB of constants in each program and in the persistent cache)."""
 
     def one(e):
-        out = kerr_point(Kerr(eps=e, N=N, kappa=p[0], delta=p[1], u=p[2]), spec.nmax,
+        out = kerr_point(Kerr(eps=e, N=N, kappa=p[0], delta=p[1], u=p[2]), spec.nmax, grid,
                          n_terms=spec.n_terms, check=False)
         vals = jnp.stack([out[o] for o in spec.observables])
         if not diagnostics:
@@ -321,14 +323,14 @@ def _map_points(fn, xs):
 
 
 @functools.partial(jax.jit, static_argnames="spec")
-def _curves_jit(p, N, eps, spec: _Spec):
-    return _curves_of(p, N, eps, spec, diagnostics=True)
+def _curves_jit(p, N, eps, grid, spec: _Spec):
+    return _curves_of(p, N, eps, grid, spec, diagnostics=True)
 
 
 def _curves(p, N, eps, spec: _Spec):
     """Model ``(M, O)`` and diagnostics at natural parameters ``p``; one program per
     ``(nmax, n_terms, observables, M)``, whichever parameters are free."""
-    return _curves_jit(p, N, eps, spec._replace(free=()))
+    return _curves_jit(p, N, eps, kerr_grid(spec.nmax), spec._replace(free=()))
 
 
 def _natural(x, base, free):
@@ -340,11 +342,11 @@ def _natural(x, base, free):
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "max_steps"))
-def _least_squares(x0, base, N, eps, y, w, scale, spec: _Spec, max_steps: int):
+def _least_squares(x0, base, N, eps, y, w, scale, grid, spec: _Spec, max_steps: int):
     import optimistix as optx  # here: only the fit needs it (import time of every command)
 
     def residuals(x, _):
-        r = ((_curves_of(_natural(x, base, spec.free), N, eps, spec) - y) * w).ravel()
+        r = ((_curves_of(_natural(x, base, spec.free), N, eps, grid, spec) - y) * w).ravel()
         # a trial point where the model breaks down is rejected, not propagated as NaN
         return jnp.where(jnp.isfinite(r), r, _BAD_RESIDUAL)
 
@@ -357,7 +359,7 @@ def _least_squares(x0, base, N, eps, y, w, scale, spec: _Spec, max_steps: int):
 
 
 @functools.partial(jax.jit, static_argnames="spec")
-def _derivatives(q, base, N, eps, spec: _Spec):
+def _derivatives(q, base, N, eps, grid, spec: _Spec):
     """First and second derivatives of the model in the natural free parameters ``q``:
     ``J (M, O, P)`` and ``D2 (M, O, P, P)``, nested forward mode (``jacfwd(jacfwd)``) one pump
     at a time (:func:`_map_points`): the tangents share each point's NESS factorisation."""
@@ -367,7 +369,7 @@ def _derivatives(q, base, N, eps, spec: _Spec):
         def f(qq):
             p = base.at[idx].set(qq)
             out = kerr_point(Kerr(eps=e, N=N, kappa=p[0], delta=p[1], u=p[2]), spec.nmax,
-                             n_terms=spec.n_terms, check=False)
+                             grid, n_terms=spec.n_terms, check=False)
             return jnp.stack([out[o] for o in spec.observables])
 
         jac = jax.jacfwd(f)
@@ -650,7 +652,8 @@ def fit_kerr(data: FitData, N: float | None = None, free: Sequence[str] = FIT_PA
         runs = []
         for c in cands:
             x, chi2, ok, steps = _least_squares(coords(c), base, N, eps, y, w, lm_scale,
-                                                spec=spec, max_steps=max_steps)
+                                                kerr_grid(spec.nmax), spec=spec,
+                                                max_steps=max_steps)
             chi2 = float(chi2)
             runs.append((chi2 if math.isfinite(chi2) else math.inf, bool(ok), int(steps),
                          np.asarray(x), c))
@@ -701,7 +704,7 @@ def fit_kerr(data: FitData, N: float | None = None, free: Sequence[str] = FIT_PA
 
     # Laplace approximation: exact Hessian of chi2/2 in the natural parameters
     q = jnp.asarray([best[p] for p in free_t])
-    J, D2 = _derivatives(q, jnp.asarray(p_best), N, eps, spec=spec)
+    J, D2 = _derivatives(q, jnp.asarray(p_best), N, eps, kerr_grid(spec.nmax), spec=spec)
     wn = 1.0 / sigma
     J = (np.asarray(J) * wn[:, :, None]).reshape(M * n_obs, P)
     D2 = (np.asarray(D2) * wn[:, :, None, None]).reshape(M * n_obs, P, P)

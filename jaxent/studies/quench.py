@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike
 from jaxent.entropy.gaussianity import non_gaussianity
 from jaxent.entropy.wehrl import photon_loss_terms
 from jaxent.lindblad.evolution import evolve
+from jaxent.lindblad.solvers import BandedElimination
 from jaxent.lindblad.spectrum import liouvillian_spectrum
 from jaxent.models.kerr import Kerr, kerr_hamiltonian, kerr_lindbladian, kerr_ness
 from jaxent.studies.kerr import (
@@ -90,7 +91,11 @@ def quench_point(model_i: Kerr, model_f: Kerr, nmax: int, ts, grid=None, *,
     rho0 = kerr_ness(model_i, nmax, "auto", 4, n_terms, check).rho
     ss = kerr_ness(model_f, nmax, "auto", 4, n_terms, check)
     Lf = kerr_lindbladian(model_f, nmax)
-    spec = liouvillian_spectrum(Lf, n_modes, method="arnoldi")
+    # two padding groups for the shift-invert factorisation instead of the default four: at
+    # N = 20 (nmax 112) the quench compiles in 11.2 s instead of 12.8 s and runs 0.2 s longer
+    # (4.4 s), the better trade for a program compiled once per size and run a few times
+    spec = liouvillian_spectrum(Lf, n_modes, method="arnoldi",
+                                solver=BandedElimination(n_buckets=2))
     H = kerr_hamiltonian(model_f, nmax)
 
     def fn(t, rho):
