@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import signal
 import sys
@@ -80,11 +81,32 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     for name, modname in COMMANDS.items():
         importlib.import_module(modname).add_parser(sub)
         subparsers[name] = sub.choices[name]
+        subparsers[name].description = _plain(subparsers[name].description)
     return parser, subparsers
+
+
+def _plain(doc: str | None) -> str | None:
+    """A module docstring as ``--help`` text: reST roles and literals as plain words
+    (``:mod:`jaxent.x``` and double-backquoted literals print as ``jaxent.x``)."""
+    if doc is None:
+        return None
+    doc = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc)
+    return doc.replace("``", "")
 
 
 def build_parser() -> argparse.ArgumentParser:
     return _build()[0]
+
+
+def _remove_if_empty(out: str | None, created: bool) -> None:
+    """A refused command leaves no empty output folder behind: the commands create ``--out``
+    before their parameters are checked against each other (``os.rmdir`` removes only an empty
+    folder, and only one this run created)."""
+    if created and out is not None:
+        try:
+            os.rmdir(out)
+        except OSError:
+            pass
 
 
 def _one_line(msg: str) -> str:
@@ -127,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         from jaxent.sweep import enable_compilation_cache
 
         enable_compilation_cache()  # a repeated command does not compile again
+        out = getattr(args, "out", None)
+        new_out = isinstance(out, str) and not os.path.lexists(out)
         try:
             fmt, warnings.formatwarning = warnings.formatwarning, _format_warning(sub.prog)
             try:
@@ -134,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 warnings.formatwarning = fmt
         except (ValueError, argparse.ArgumentTypeError, MemoryError) as exc:
+            _remove_if_empty(out, new_out)
             sub.error(_one_line(str(exc)))
         except OSError as exc:
+            _remove_if_empty(out, new_out)
             sys.stdout.flush()
             sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc)}\n")
     except KeyboardInterrupt as exc:

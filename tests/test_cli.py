@@ -336,3 +336,41 @@ def test_kerr_figure_with_one_size_labels_it_once(tmp_path, monkeypatch):
     kerr_plot.plot_kerr_fig2(data, tmp_path / "k.png")
     for ax in figs[0].axes[:2]:  # panels (a), (b)
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["N = 5"]
+
+
+def test_kerr_figure_of_one_pump_shows_it(tmp_path, monkeypatch):
+    """One pump (a README example, ``--N 40 --eps 1.3``): every panel draws the point, with a
+    marker, and the collapse panels keep it in view (it lies outside the paper's window)."""
+    import numpy as np
+
+    import jaxent.plotting.kerr as kerr_plot
+
+    figs = []
+
+    def subplots(*args, **kwargs):
+        fig, ax = kerr_plot.subplots.__wrapped__(*args, **kwargs)
+        figs.append(fig)
+        return fig, ax
+
+    subplots.__wrapped__ = kerr_plot.subplots
+    monkeypatch.setattr(kerr_plot, "subplots", subplots)
+    data = {"N": [40.0], "eps": [1.3], "Pi_U": [0.19], "Pi_d": [0.69]}
+    kerr_plot.plot_kerr_fig2(data, tmp_path / "k.png")
+    for ax in figs[0].axes[:4]:
+        line = ax.get_lines()[0]  # the data (then eps_c's vertical line in (a), (b))
+        assert line.get_marker() not in (None, "", "None")
+        x, y = line.get_xydata()[0]
+        lo, hi = ax.get_xlim()
+        assert lo <= x <= hi and np.isfinite(y)
+
+
+def test_refused_command_leaves_no_new_empty_folder(tmp_path, capsys):
+    """A command refused after it created --out (parameters checked in the sweep) removes that
+    folder when still empty; a folder that existed before is kept."""
+    new = tmp_path / "new"
+    assert _run(["kerr", "--N", "10", "--eps", "0.9", "--kappa", "-0.5", "--out", str(new)]) == 2
+    assert "kappa must be positive" in capsys.readouterr().err and not new.exists()
+    old = tmp_path / "old"
+    old.mkdir()
+    assert _run(["kerr", "--N", "10", "--eps", "-0.9", "--out", str(old)]) == 2
+    assert old.is_dir()

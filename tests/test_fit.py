@@ -214,9 +214,21 @@ def test_bad_files(tmp_path):
     assert data.N == 20 and data.sigma is None and data.observables == ("n_photons",)
     with pytest.raises(ValueError, match="column 'N' holds N=20 but N=10 was given"):
         fit_kerr(data, 10)
-    p = _write(tmp_path / "j.csv", ["N", "eps", "n_photons"], [[20, 0.5, 1.0], [30, 0.6, 2.0]])
-    with pytest.raises(ValueError, match="several sizes"):
+    p = _write(tmp_path / "j.csv", ["N", "eps", "n_photons"],
+               [[20, 0.5, 1.0], [30, 0.6, 2.0], [20, 0.7, 3.0], [30, 0.8, -1.0]])
+    with pytest.raises(ValueError, match=r"several sizes \(20, 30\); fit one size at a time: "
+                                         "choose it with --N"):
         read_fit_data(p)
+    # N picks its rows out of a file of several sizes (the default kerr sweep's kerr.csv)
+    data = read_fit_data(p, N=20)
+    assert data.N == 20 and list(data.eps) == [0.5, 0.7] and list(data.column("n_photons")) == [
+        1.0, 3.0]
+    with pytest.raises(ValueError, match=r"holds the sizes 20, 30, not N=25 \(--N\)"):
+        read_fit_data(p, N=25)
+    p = _write(tmp_path / "j2.csv", ["N", "eps", "n_photons"],
+               [[20, 0.5, 1.0], [30, 0.6, 2.0], [20, -0.7, 3.0]])
+    with pytest.raises(ValueError, match="column 'eps', line 4: pump -0.7"):  # the file's line
+        read_fit_data(p, N=20)
     p = _write(tmp_path / "k.csv", ["eps", "n_photons"], [[0.0, 1.0]])
     with pytest.raises(ValueError, match="column 'eps', line 2: pump 0.0 must be positive"):
         read_fit_data(p)

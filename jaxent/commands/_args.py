@@ -70,7 +70,8 @@ def add_sweep_arguments(parser: argparse.ArgumentParser, params: list[str], chun
                              f"state) for these parameters: {', '.join(params)}")
     parser.add_argument("--recompute-flagged", action="store_true",
                         help="recompute rows of an earlier run whose checks failed (their "
-                             "'flags' column is not empty), e.g. after raising --nmax")
+                             "'flags' column is not empty), e.g. after changing what their "
+                             "warning named")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

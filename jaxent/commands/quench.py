@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--t", default="0:20:201", metavar="TIMES",
                    help="save times: start:stop:count, explicit comma-separated values, or "
                         "'auto' / 'auto:COUNT' (COUNT times out to full relaxation, 30/gap, on a "
-                        "log scale when long; default count 201)")
+                        "log scale when long; default count 201); default 0:20:201")
     p.add_argument("--kappa", type=float, default=0.5, help="loss rate, 2 kappa D[a]")
     p.add_argument("--delta", type=float, default=-2.0, help="detuning Delta")
     p.add_argument("--u", type=float, default=1.0, help="Kerr nonlinearity u")

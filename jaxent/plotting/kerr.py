@@ -45,13 +45,14 @@ def plot_kerr_fig2(data: dict[str, list], path: str | os.PathLike, eps_c: float 
     sizes_ab = list(dict.fromkeys(float(N) for N in sizes_ab))  # one size: one curve, one label
     # fixed margins: constrained layout measured every label's extent, 0.6 s of a 1.1 s figure
     fig, ax = subplots(2, 2, figsize=(9, 7))
-    fig.subplots_adjust(left=0.08, right=0.985, bottom=0.075, top=0.915, wspace=0.24,
+    fig.subplots_adjust(left=0.095, right=0.985, bottom=0.075, top=0.915, wspace=0.24,
                         hspace=0.32)
     styles = ["--", "-"]
     for style, N in zip(styles, sizes_ab):
         d = by_N[float(N)]
-        ax[0, 0].plot(d["eps"], d["Pi_U"], style, label=f"N = {N:g}")
-        ax[0, 1].plot(d["eps"], d["Pi_d"], style, label=f"N = {N:g}")
+        # markers too: a sweep of one or two pumps is points, which a bare line does not draw
+        ax[0, 0].plot(d["eps"], d["Pi_U"], style, marker=".", ms=4, label=f"N = {N:g}")
+        ax[0, 1].plot(d["eps"], d["Pi_d"], style, marker=".", ms=4, label=f"N = {N:g}")
     for a, name, lab in ((ax[0, 0], r"$\Pi_U$", "(a)"), (ax[0, 1], r"$\Pi_d$", "(b)")):
         a.set_xlabel(r"$\epsilon$")
         a.set_ylabel(name)
@@ -59,16 +60,19 @@ def plot_kerr_fig2(data: dict[str, list], path: str | os.PathLike, eps_c: float 
         a.legend()
         a.set_title(lab, loc="left")
     cmap = matplotlib.colormaps.get_cmap("viridis")
+    inside = False  # any point in the paper's window |N (eps/eps_c - 1)| <= 6
     for i, N in enumerate(sizes):
         d = by_N[N]
         x = N * (d["eps"] / eps_c - 1)
+        inside = inside or bool(np.any(np.abs(x) <= 6))
         c = cmap(i / max(len(sizes) - 1, 1))
         ax[1, 0].plot(x, d["Pi_U"], ".-", color=c, ms=3, lw=0.8, label=f"N = {N:g}")
         ax[1, 1].plot(x, d["Pi_d"] / N, ".-", color=c, ms=3, lw=0.8, label=f"N = {N:g}")
     for a, name, lab in ((ax[1, 0], r"$\Pi_U$", "(c)"), (ax[1, 1], r"$\Pi_d / N$", "(d)")):
         a.set_xlabel(r"$N(\epsilon/\epsilon_c - 1)$")
         a.set_ylabel(name)
-        a.set_xlim(-6, 6)
+        if inside:  # the paper's window; a sweep that misses it keeps its own range
+            a.set_xlim(-6, 6)
         a.set_title(lab, loc="left")
     ax[1, 1].legend(fontsize=7, ncol=2)
     fig.suptitle(rf"Kerr model, GFL20 Fig. 2 ($\epsilon_c$ = {eps_c:g})")

@@ -197,7 +197,7 @@ def gap_minimum(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
                 bracket: tuple[float, float] = KERR_BRACKET,
                 refine: int = 16, starts: ArrayLike | None = None,
                 max_rel_resolution: float = GAP_MAX_REL_RESOLUTION, max_step: float = 1e-4,
-                xtol_gap: float = 1e-7) -> dict[str, np.ndarray]:
+                xtol_gap: float = 1e-7, log=None) -> dict[str, np.ndarray]:
     r"""$\epsilon^*(N)$ of the minimum of the Liouvillian gap $-{\rm Re}\,\lambda_1$
     [GFL-quench, Fig. 3]: the slowest relaxation, the tunnelling between the dim and bright
     metastable states, is slowest at the switch.
@@ -221,7 +221,8 @@ def gap_minimum(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
     largest of the last vertex move, its noise limit and ``refinement_shift``), ``num_steps``
     (gap evaluations), ``success``, ``nmax``, ``rel_resolution`` (the largest
     ``resolution / gap`` on the last stencil; NaN where no minimum was bracketed),
-    ``refinement_shift``.
+    ``refinement_shift``. ``log``: a callable given one line per size as it is done (the
+    sizes run one after the other, each with its own truncation and compilation).
     """
     from jaxent.critical import parabola_extremum
 
@@ -230,7 +231,7 @@ def gap_minimum(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
         starts = susceptibility_peak(N_values, kappa=kappa, delta=delta, u=u, bracket=bracket)["x"]
     cols = {k: [] for k in ("x", "value", "grad", "curvature", "step", "num_steps", "success",
                             "nmax", "rel_resolution", "refinement_shift")}
-    for N, x0 in zip(N_values, np.asarray(starts, float)):
+    for i, (N, x0) in enumerate(zip(N_values, np.asarray(starts, float))):
         nm = int(nmax) if nmax is not None else nmax_for_points(N, bracket, kappa, delta, u,
                                                                 nmax_step)
         f = _log_gap_function(nm, kappa, delta, u)
@@ -264,6 +265,9 @@ def gap_minimum(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
         cols["nmax"].append(nm)
         cols["rel_resolution"].append(rel)
         cols["refinement_shift"].append(shift)
+        if log is not None:
+            log(f"  N = {N:g} (nmax {nm}): eps* = {r['x']:.7f}, gap {math.exp(r['value']):.2e} "
+                f"resolved to {rel:.0e} ({i + 1}/{len(N_values)})")
     out = {"N": N_values}
     out.update({k: np.asarray(v, bool if k == "success" else float) for k, v in cols.items()})
     return out
@@ -439,7 +443,7 @@ def kerr_critical(N_values: ArrayLike, *,
     if "gap" in definitions:
         log("Liouvillian-gap minima (shift-invert Arnoldi, successive parabolas)")
         peaks["gap"] = gap_minimum(N_values, kappa=kappa, delta=delta, u=u, nmax=nmax,
-                                   starts=susc["x"])
+                                   starts=susc["x"], log=log)
     if large_N is not None and len(large_N):
         big = np.unique(np.asarray(large_N, float))
         log(f"susceptibility peaks (exact moments) at N = {big.astype(int).tolist()}")

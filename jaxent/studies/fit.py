@@ -181,7 +181,8 @@ def _validate(cols: dict[str, np.ndarray], where, source: str,
         sizes = np.unique(cols["N"])
         if sizes.size > 1:
             raise ValueError(f"{source}: column 'N' holds several sizes "
-                             f"({', '.join(f'{s:g}' for s in sizes)}); fit one size at a time")
+                             f"({', '.join(f'{s:g}' for s in sizes)}); fit one size at a time: "
+                             "choose it with --N (N= in Python)")
         N_col = float(sizes[0])
         if not N_col > 0:
             raise ValueError(f"{source}: column 'N' must be positive, got {N_col:g}")
@@ -203,16 +204,17 @@ def read_fit_data(path: str | os.PathLike, observables: Sequence[str] | None = N
     Columns: ``eps`` (required, positive), one or more observables among
     :data:`FIT_OBSERVABLES` (all present are fitted, or the subset ``observables``), their
     uncertainties ``sigma_<observable>`` (for every fitted observable or none), or a single
-    ``sigma`` when there is exactly one observable, and optionally ``N`` (one size; must equal
-    ``N`` when that is given). Other columns are ignored, so a ``kerr.csv`` written by
-    ``jaxent kerr`` can be fitted directly. Without uncertainties the fit is unweighted
-    (:func:`fit_kerr`). Blank lines and lines starting with ``#`` are skipped.
+    ``sigma`` when there is exactly one observable, and optionally ``N`` (one size, which must
+    equal ``N`` when that is given; or several, of which ``N`` picks the rows). Other columns
+    are ignored, so a ``kerr.csv`` written by ``jaxent kerr`` can be fitted directly. Without
+    uncertainties the fit is unweighted (:func:`fit_kerr`). Blank lines and lines starting
+    with ``#`` are skipped.
 
     **Returns:** :class:`FitData`. Every problem raises a one-line ``ValueError`` naming the
     file and, where it applies, the column and line: a missing file, no ``eps`` or no
     observable column, a value that is not a finite number, a non-positive ``eps`` or
-    uncertainty, ``sigma`` with several observables, several sizes, or an ``N`` other than
-    the one given.
+    uncertainty, ``sigma`` with several observables, several sizes without ``N``, or no row
+    at the ``N`` given.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -254,6 +256,15 @@ def read_fit_data(path: str | os.PathLike, observables: Sequence[str] | None = N
                         or (k.startswith("sigma_") and k[6:] in FIT_OBSERVABLES
                             and k[6:] not in keep))}
     lines = [lineno for lineno, _ in data]
+    if N is not None and "N" in cols and np.unique(cols["N"]).size > 1:
+        # a file of several sizes (e.g. the default kerr sweep's): N picks its rows
+        pick = np.isclose(cols["N"], float(N), rtol=1e-12, atol=0.0)
+        if not pick.any():
+            sizes = ", ".join(f"{s:g}" for s in np.unique(cols["N"]))
+            raise ValueError(f"{path}: column 'N' holds the sizes {sizes}, not N={float(N):g} "
+                             "(--N)")
+        cols = {k: v[pick] for k, v in cols.items()}
+        lines = [ln for ln, keep in zip(lines, pick) if keep]
     return _validate(cols, lambda i: f"line {lines[i]}", path, observables, N, header)
 
 
