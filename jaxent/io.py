@@ -21,6 +21,7 @@ The storage never loses or corrupts finished rows:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -323,6 +324,40 @@ def _release(real: str) -> None:
         except OSError:
             pass
         os.close(held.fd)
+
+
+@contextlib.contextmanager
+def waiting_lock(path: str | os.PathLike):
+    """Hold the exclusive lock of ``path`` (an ``flock`` on ``path + ".lock"``, the file
+    :class:`ResumableCSV` locks) for a short read-modify-write, *waiting* while another process
+    holds it (:class:`ResumableCSV` refuses instead: a sweep is long). The lock file is removed
+    on exit, while still locked; a waiter that then finds the path bound to another file locks
+    that one instead, so two processes never both hold it."""
+    lock_path = os.fspath(path) + ".lock"
+    if fcntl is None:  # no flock on this platform: nothing to hold
+        yield
+        return
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            raise _cannot_write(os.fspath(path), exc) from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.path.samestat(os.stat(lock_path), os.fstat(fd))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder before us removed it: lock the file now at the path
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(lock_path)
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def _fsync_dir(dirname: str) -> None:

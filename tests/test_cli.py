@@ -1,5 +1,6 @@
 """The command line's error handling: every failure is one line, never a traceback."""
 
+import argparse
 import csv
 import fcntl
 import os
@@ -228,6 +229,11 @@ def test_ranges_give_the_decimals_typed():
     assert vals[35] == 1.2 and vals[5] == 0.6 and vals[-1] == 1.3
     assert parse_values(["1:2:1"], "x").tolist() == [1.0]
     assert parse_values(["-1e-3"], "x").tolist() == [-0.001]
+    # a range typed with a dash is told the form ranges take
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^--eps: cannot parse '0.5-1.3' "
+                                                         r"\(not a number; a range is "
+                                                         r"start:stop:count\)$"):
+        parse_values(["0.5-1.3"], "eps")
 
 
 @pytest.mark.parametrize("argv, line", [
@@ -317,24 +323,29 @@ def test_warning_format_is_restored(tmp_path, capsys):
     assert warnings.formatwarning is _FORMAT
 
 
-def test_kerr_figure_with_one_size_labels_it_once(tmp_path, monkeypatch):
-    import numpy as np
-
+def _kerr_figure(data, path, monkeypatch):
+    """The Figure ``plot_kerr_fig2`` draws from ``data`` (saved to ``path``)."""
     import jaxent.plotting.kerr as kerr_plot
 
     figs = []
+    plain = kerr_plot.subplots
 
     def subplots(*args, **kwargs):
-        fig, ax = kerr_plot.subplots.__wrapped__(*args, **kwargs)
+        fig, ax = plain(*args, **kwargs)
         figs.append(fig)
         return fig, ax
 
-    subplots.__wrapped__ = kerr_plot.subplots
     monkeypatch.setattr(kerr_plot, "subplots", subplots)
+    kerr_plot.plot_kerr_fig2(data, path)
+    return figs[0]
+
+
+def test_kerr_figure_with_one_size_labels_it_once(tmp_path, monkeypatch):
+    import numpy as np
+
     eps = np.linspace(0.5, 1.3, 5)
     data = {"N": [5.0] * 5, "eps": list(eps), "Pi_U": list(eps), "Pi_d": list(eps**2)}
-    kerr_plot.plot_kerr_fig2(data, tmp_path / "k.png")
-    for ax in figs[0].axes[:2]:  # panels (a), (b)
+    for ax in _kerr_figure(data, tmp_path / "k.png", monkeypatch).axes[:2]:  # panels (a), (b)
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["N = 5"]
 
 
@@ -343,20 +354,8 @@ def test_kerr_figure_of_one_pump_shows_it(tmp_path, monkeypatch):
     marker, and the collapse panels keep it in view (it lies outside the paper's window)."""
     import numpy as np
 
-    import jaxent.plotting.kerr as kerr_plot
-
-    figs = []
-
-    def subplots(*args, **kwargs):
-        fig, ax = kerr_plot.subplots.__wrapped__(*args, **kwargs)
-        figs.append(fig)
-        return fig, ax
-
-    subplots.__wrapped__ = kerr_plot.subplots
-    monkeypatch.setattr(kerr_plot, "subplots", subplots)
     data = {"N": [40.0], "eps": [1.3], "Pi_U": [0.19], "Pi_d": [0.69]}
-    kerr_plot.plot_kerr_fig2(data, tmp_path / "k.png")
-    for ax in figs[0].axes[:4]:
+    for ax in _kerr_figure(data, tmp_path / "k.png", monkeypatch).axes[:4]:
         line = ax.get_lines()[0]  # the data (then eps_c's vertical line in (a), (b))
         assert line.get_marker() not in (None, "", "None")
         x, y = line.get_xydata()[0]

@@ -322,6 +322,7 @@ def test_cli_dicke_writes_csv_and_figure_and_keeps_other_rows(tmp_path, capsys):
     assert abs(defs["lambda_c"] / lc - 1) < 1e-6
     assert all(n == math.inf for m, n in zip(d["model"], d["N"]) if m == "dicke")
     assert (out / "critical_dicke.png").stat().st_size > 10_000
+    assert not (out / "critical.csv.lock").exists()  # the merge's lock is released and removed
 
 
 def test_cli_kerr_small_sizes(tmp_path, capsys):

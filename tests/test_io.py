@@ -392,3 +392,45 @@ def test_select_rows_keeps_this_sweeps_rows():
     assert select_rows(table) == table and select_rows(table, N=30.0)["eps"] == []
     with pytest.raises(KeyError, match="no column 'kappa'"):
         select_rows(table, kappa=0.5)
+
+
+def test_waiting_lock_excludes_waits_and_leaves_no_file(tmp_path):
+    """waiting_lock (critical.csv's read-merge-write): one holder at a time, including across
+    the removal of the lock file by each holder (a waiter on the removed file must not run
+    beside one that created the next), and no lock file left behind."""
+    import threading
+    import time
+
+    counter = tmp_path / "n.txt"
+    counter.write_text("0")
+
+    def work():
+        for _ in range(5):
+            with jio.waiting_lock(counter):
+                v = int(counter.read_text())  # a non-atomic increment: lost without exclusion
+                time.sleep(0.004)
+                counter.write_text(str(v + 1))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert int(counter.read_text()) == 20
+    assert not os.path.exists(str(counter) + ".lock")
+    # a holder makes the next one wait
+    order, held = [], threading.Event()
+
+    def holder():
+        with jio.waiting_lock(counter):
+            held.set()
+            time.sleep(0.2)
+            order.append("holder out")
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait()
+    with jio.waiting_lock(counter):
+        order.append("waiter in")
+    t.join()
+    assert order == ["holder out", "waiter in"]

@@ -34,7 +34,10 @@ def parse_values(tokens: list[str], name: str) -> np.ndarray:
         parts = tok.split(":")
         try:
             if len(parts) == 1:
-                out.append(float(parts[0]))
+                try:
+                    out.append(float(parts[0]))
+                except ValueError:
+                    raise ValueError("not a number; a range is start:stop:count") from None
             elif len(parts) == 3:
                 count = int(parts[2])
                 if count < 1:

@@ -105,12 +105,11 @@ def run(args: argparse.Namespace) -> None:
                              log=log)
         fig = plot_dicke_critical(res, os.path.join(args.out, "critical_dicke.png"))
     csv_path = os.path.join(args.out, "critical.csv")
-    import fcntl
+    from jaxent.io import waiting_lock
 
     # read-merge-write under an exclusive lock, so that concurrent runs (kerr and dicke into
     # one directory) both keep their rows; rows of the other model from earlier runs are kept
-    with open(csv_path + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with waiting_lock(csv_path):
         keep = []
         if os.path.exists(csv_path):
             from jaxent.io import read_csv

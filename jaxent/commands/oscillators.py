@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> None:
 
 def _print_summary(data) -> None:
     """n1 of the four methods at Delta T = 0 and local/global ratios to Langevin at the largest
-    |Delta T| of the high-temperature set, at lambda/lambda_c nearest 0.5, 0.9, 0.99."""
+    |Delta T| of the high-temperature set, at lambda/lambda_c = 0.5, 0.9 and 0.99 where the
+    sweep has them (the default grid has 0.99 only)."""
     import collections
 
     idx = collections.defaultdict(dict)

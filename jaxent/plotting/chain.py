@@ -79,7 +79,8 @@ def plot_chain_fig2(path: str | os.PathLike, n1: float = 1.0, nL: float = 2.0,
     # Each panel varies lambda, Gamma or L itself, so a sweep's --Gamma/--lam cannot apply here;
     # the title says so, rather than leaving a reader to think they did.
     fig.suptitle(rf"MSCPL19 Fig. 2: NESS occupations at the caption's parameters ($\gamma$ = "
-                 rf"{gamma:g}, $n_1$ = {n1:g}, $n_L$ = {nL:g}; $\Gamma$, $\lambda$, L per panel)")
+                 rf"{gamma:g}, $n_1$ = {n1:g}, $n_L$ = {nL:g}; $\Gamma$, $\lambda$, L per panel)",
+                 fontsize="medium")  # the default size filled the figure's width edge to edge
     fig.savefig(path, dpi=130)
     return os.fspath(path)
 

@@ -1,6 +1,6 @@
 """GFL20 Fig. 3 from a ``dicke.csv`` table (:mod:`jaxent.commands.dicke`).
 
-Panels: (a) Pi_U vs lambda/lambda_c, (b) dPi_U/dlambda (from ``jax.grad``, column
+Panels: (a) Pi_U vs lambda/lambda_c, (b) dPi_U/dlambda (from ``jax.jvp``, column
 ``dPi_U_dlam``), (c) Pi_d vs lambda/lambda_c (log scale), (d) log10 Pi_d vs
 log10 |lambda_c - lambda| on both sides with least-squares slopes [GFL20, Eq. (13)].
 """
@@ -118,7 +118,7 @@ def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
         ax.axvline(1.0, color="0.6", lw=0.8, ls=":")
         ax.set_xlabel(r"$\lambda/\lambda_c$")
     ax_a.set_ylabel(r"$\Pi_U$")
-    ax_b.set_ylabel(r"$d\Pi_U/d\lambda$ (jax.grad)")
+    ax_b.set_ylabel(r"$d\Pi_U/d\lambda$ (jax.jvp)")
     ax_c.set_ylabel(r"$\Pi_d$")
     ax_c.set_yscale("log")
     ax_d.set_xlabel(r"$\log_{10}|\lambda_c-\lambda|$")
