@@ -265,6 +265,50 @@ def _read_pid(fd: int) -> str:
     return text if text.isdigit() else "unknown"
 
 
+def _lock_file(real: str, csv_path: str, wait: bool) -> int:
+    """Open the lock file ``real`` and take its exclusive ``flock``, waiting for another holder
+    (``wait``) or refusing with a ``StorageError`` naming its pid. Returns the descriptor.
+
+    A holder unlinks the lock file on release (:func:`_unlink_and_close`), so a lock taken on a
+    file that is no longer the one at the path is worthless: it is dropped and the file now at
+    the path locked instead."""
+    for _ in range(100):
+        try:
+            fd = os.open(real, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            raise _cannot_write(csv_path, exc) from None
+        if fcntl is None:  # no flock on this platform: nothing to hold
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            other = _read_pid(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise StorageError(
+                    f"{csv_path} is being written by another jaxent process (pid {other}); "
+                    "wait for it to finish or choose another --out") from None
+            raise _cannot_write(csv_path, exc) from None
+        try:
+            same = os.path.samestat(os.stat(real), os.fstat(fd))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+    raise StorageError(f"cannot lock {csv_path}: its lock file {real} keeps changing")
+
+
+def _unlink_and_close(real: str, fd: int) -> None:
+    """Release a lock taken by :func:`_lock_file`: the file is unlinked while still locked, so
+    nobody else holds this inode's lock, then closed."""
+    try:
+        os.unlink(real)
+    except OSError:
+        pass
+    os.close(fd)
+
+
 def _acquire(lock_path: str, csv_path: str) -> str:
     """Take the exclusive lock for ``csv_path`` (shared by writers of this same process)."""
     real = os.path.realpath(lock_path)
@@ -274,40 +318,14 @@ def _acquire(lock_path: str, csv_path: str) -> str:
         if held is not None and held.pid == pid:
             held.count += 1
             return real
-        for _ in range(100):
-            try:
-                fd = os.open(real, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-            except OSError as exc:
-                raise _cannot_write(csv_path, exc) from None
-            try:
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                other = _read_pid(fd)
-                os.close(fd)
-                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise StorageError(
-                        f"{csv_path} is being written by another jaxent process (pid {other}); "
-                        "wait for it to finish or choose another --out") from None
-                raise _cannot_write(csv_path, exc) from None
-            # The previous holder unlinks the lock file on release: make sure ours is the one
-            # still at the path, else try again with the new file.
-            try:
-                st, mine = os.stat(real), os.fstat(fd)
-            except FileNotFoundError:
-                os.close(fd)
-                continue
-            if (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino):
-                os.close(fd)
-                continue
-            try:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{pid}\n".encode(), 0)
-            except OSError:
-                pass  # the pid is only informative
-            _HELD[real] = _Held(fd, pid)
-            return real
-        raise StorageError(f"cannot lock {csv_path}: its lock file {real} keeps changing")
+        fd = _lock_file(real, csv_path, wait=False)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{pid}\n".encode(), 0)
+        except OSError:
+            pass  # the pid is only informative
+        _HELD[real] = _Held(fd, pid)
+        return real
 
 
 def _release(real: str) -> None:
@@ -319,11 +337,7 @@ def _release(real: str) -> None:
         if held.count > 0:
             return
         del _HELD[real]
-        try:
-            os.unlink(real)  # while still locked, so nobody else holds this inode's lock
-        except OSError:
-            pass
-        os.close(held.fd)
+        _unlink_and_close(real, held.fd)
 
 
 @contextlib.contextmanager
@@ -333,31 +347,12 @@ def waiting_lock(path: str | os.PathLike):
     holds it (:class:`ResumableCSV` refuses instead: a sweep is long). The lock file is removed
     on exit, while still locked; a waiter that then finds the path bound to another file locks
     that one instead, so two processes never both hold it."""
-    lock_path = os.fspath(path) + ".lock"
-    if fcntl is None:  # no flock on this platform: nothing to hold
-        yield
-        return
-    while True:
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        except OSError as exc:
-            raise _cannot_write(os.fspath(path), exc) from None
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            same = os.path.samestat(os.stat(lock_path), os.fstat(fd))
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)  # the holder before us removed it: lock the file now at the path
+    real = os.path.realpath(os.fspath(path) + ".lock")
+    fd = _lock_file(real, os.fspath(path), wait=True)
     try:
         yield
     finally:
-        try:
-            os.unlink(lock_path)
-        except OSError:
-            pass
-        os.close(fd)
+        _unlink_and_close(real, fd)
 
 
 def _fsync_dir(dirname: str) -> None:
