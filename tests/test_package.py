@@ -1,0 +1,55 @@
+"""The package's import-time settings (``jaxent/__init__.py``): float64 and the XLA flags."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROBE = ("import os, jax, jaxent; "
+         "print(os.environ.get('XLA_FLAGS', '')); print(jax.config.jax_enable_x64)")
+
+
+def _import_jaxent(xla_flags: str | None) -> tuple[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    if xla_flags is not None:
+        env["XLA_FLAGS"] = xla_flags
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split("\n")
+    return out[0], out[1]
+
+
+def _jaxlib_line():
+    from importlib.metadata import version
+
+    return tuple(int(x) for x in version("jaxlib").split(".")[:2])
+
+
+def test_import_sets_float64_and_the_cpu_flags():
+    flags, x64 = _import_jaxent(None)
+    assert x64 == "True"
+    assert "--xla_cpu_enable_concurrency_optimized_scheduler=false" in flags.split()
+    if _jaxlib_line() == (0, 10):
+        assert "--xla_cpu_use_fusion_emitters=false" in flags.split()
+    else:  # an unknown flag would abort XLA: only set where it is known to exist
+        assert "fusion_emitters" not in flags
+
+
+@pytest.mark.parametrize("mine", ["--xla_cpu_use_fusion_emitters=true",
+                                  "--xla_cpu_enable_concurrency_optimized_scheduler=true"])
+def test_a_flag_the_user_set_is_kept(mine):
+    flags, _ = _import_jaxent(f"--xla_force_host_platform_device_count=1 {mine}")
+    parts = flags.split()
+    assert mine in parts and "--xla_force_host_platform_device_count=1" in parts
+    name = mine.split("=")[0]
+    assert sum(p.startswith(name + "=") for p in parts) == 1  # not overridden, not repeated
+
+
+def test_flags_are_accepted_by_xla():
+    # a computation runs with the flags jaxent set (XLA aborts the process on an unknown flag)
+    code = "import jax.numpy as jnp, jaxent; print(float(jnp.sum(jnp.arange(4.0) ** 2)))"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "14.0"
