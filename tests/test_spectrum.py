@@ -113,3 +113,16 @@ def test_bad_input():
         liouvillian_spectrum(L, 16)
     with pytest.raises(ValueError, match="^method:"):
         liouvillian_spectrum(L, 2, method="lanczos")
+
+
+def test_sweep_factorisation_by_cost():
+    """Nested dissection where its faster solves repay its longer compilation: the default
+    sweep's 81 pumps at N = 30, 40 (nmax 131, 165), not at N = 20 (nmax 97) nor for a few
+    spectra."""
+    from jaxent.studies.spectrum import shift_invert_solver
+
+    assert shift_invert_solver(165, 81) == "dissection"
+    assert shift_invert_solver(131, 81) == "dissection"
+    assert shift_invert_solver(97, 81) == "banded"
+    assert shift_invert_solver(165, 4) == "banded"
+    assert shift_invert_solver(37, 10_000) == "banded"
