@@ -2,8 +2,9 @@ r"""The Kerr Liouvillian gap and slowest eigenvalues over pumps x sizes [GFL-que
 
 Data flow: :class:`~jaxent.models.kerr.Kerr` -> :func:`~jaxent.models.kerr.kerr_lindbladian` ->
 :func:`~jaxent.lindblad.spectrum.liouvillian_spectrum` (shift-invert Arnoldi on the banded
-factorisation, or nested dissection for large groups: :func:`shift_invert_solver`) -> one row per ``(N, eps, kappa, delta, u)`` with ``gap``, ``lambda_k_re``,
-``lambda_k_im`` and each eigenvalue's absolute ``resolution_k``.
+factorisation, or nested dissection for large groups: :func:`shift_invert_solver`) -> one row
+per ``(N, eps, kappa, delta, u)`` with ``gap``, ``lambda_k_re``, ``lambda_k_im`` and each
+eigenvalue's absolute ``resolution_k``.
 """
 
 from __future__ import annotations
