@@ -209,18 +209,20 @@ def jaxent_states(N, eps_i, eps_f, t_end, saves, rtol, nmax, path, queue) -> Non
         queue.put({"error": traceback.format_exc()})
 
 
-def jaxent_spectrum(N, eps, repeat, queue) -> None:
+def jaxent_spectrum(N, eps, repeat, solver, queue) -> None:
     try:
         import jax
         import numpy as np
 
         import jaxent  # noqa: F401
+        from jaxent.lindblad import BandedElimination, NestedDissection
         from jaxent.lindblad.spectrum import liouvillian_spectrum
         from jaxent.models.kerr import Kerr, choose_nmax, kerr_lindbladian
 
         nmax = choose_nmax(Kerr(eps=eps, N=N))
+        factor = NestedDissection(leaf=8) if solver == "dissection" else BandedElimination()
         f = jax.jit(lambda e: liouvillian_spectrum(kerr_lindbladian(Kerr(eps=e, N=N), nmax), k=4,
-                                                   method="arnoldi"))
+                                                   method="arnoldi", solver=factor))
         t0 = time.perf_counter()
         spec = jax.block_until_ready(f(eps))
         first_s = time.perf_counter() - t0
@@ -456,6 +458,7 @@ def main() -> None:
                     help="shift of scipy's shift-invert eigs (0 exactly is singular)")
     ap.add_argument("--quick", action="store_true",
                     help="N = 5, 21 saves, repeat 1, spectrum at N = 5 only")
+    ap.add_argument("--spectrum-only", action="store_true", help="time only the spectrum")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     if args.quick:
@@ -467,123 +470,133 @@ def main() -> None:
     print(f"Kerr quench eps {ei} -> {ef} at N = {N:g}: t in [0, {args.t_end:g}], {args.saves} "
           f"saves, rtol {args.rtol:g}, atol {ATOL:g}; warm = best of {args.repeat}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        ref_path = os.path.join(tmp, "states_jaxent.npy")
-        j = _run(jaxent_quench, N, ei, ef, *common, args.repeat)
-        nmax = j["nmax"]
-        js = _run(jaxent_states, N, ei, ef, *common, nmax, ref_path)
-        print(f"nmax = {nmax}; jaxent quench_point: {j['diag']['ode_steps']:.0f} ODE steps, "
-              f"t_switch = {j['diag']['t_switch']:.3g}, gap(eps_f) = {j['diag']['gap']:.3g}; "
-              f"plain evolve: {js['num_steps']} steps (success {js['success']})", flush=True)
+    if not args.spectrum_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            ref_path = os.path.join(tmp, "states_jaxent.npy")
+            j = _run(jaxent_quench, N, ei, ef, *common, args.repeat)
+            nmax = j["nmax"]
+            js = _run(jaxent_states, N, ei, ef, *common, nmax, ref_path)
+            print(f"nmax = {nmax}; jaxent quench_point: {j['diag']['ode_steps']:.0f} ODE steps, "
+                  f"t_switch = {j['diag']['t_switch']:.3g}, gap(eps_f) = {j['diag']['gap']:.3g}; "
+                  f"plain evolve: {js['num_steps']} steps (success {js['success']})", flush=True)
 
-        print("\nQuTiP mesolve integrators (each in its own process; NESS not timed):")
-        survey = []
-        for m in args.qutip_methods:
-            r = _run(qutip_mesolve_only, N, ei, ef, *common, nmax, m, ref_path)
-            survey.append(r)
-            if "error" in r:
-                print(f"  {m:>8}: failed ({r['error']})", flush=True)
-            else:
-                print(f"  {m:>8}: {r['seconds']:9.3f} s   max trace distance to jaxent "
-                      f"{r['dist']:.1e}", flush=True)
-        ok = [r for r in survey if "error" not in r and r["dist"] < 1e-5]
-        ok = ok or [r for r in survey if "error" not in r]
-        best_m = min(ok, key=lambda r: r["seconds"])["method"]
-        print(f"  fastest: {best_m}", flush=True)
-        q = _run(qutip_pipeline, N, ei, ef, *common, nmax, best_m, j["radius"], args.dx,
-                 args.repeat, ref_path, tmp)
+            print("\nQuTiP mesolve integrators (each in its own process; NESS not timed):")
+            survey = []
+            for m in args.qutip_methods:
+                r = _run(qutip_mesolve_only, N, ei, ef, *common, nmax, m, ref_path)
+                survey.append(r)
+                if "error" in r:
+                    print(f"  {m:>8}: failed ({r['error']})", flush=True)
+                else:
+                    print(f"  {m:>8}: {r['seconds']:9.3f} s   max trace distance to jaxent "
+                          f"{r['dist']:.1e}", flush=True)
+            ok = [r for r in survey if "error" not in r and r["dist"] < 1e-5]
+            ok = ok or [r for r in survey if "error" not in r]
+            best_m = min(ok, key=lambda r: r["seconds"])["method"]
+            print(f"  fastest: {best_m}", flush=True)
+            q = _run(qutip_pipeline, N, ei, ef, *common, nmax, best_m, j["radius"], args.dx,
+                     args.repeat, ref_path, tmp)
 
-        dqs = []
-        for i, lay in enumerate(args.dq_layouts):
-            r = _run(dynamiqs_quench, N, ef, *common, nmax, lay, args.repeat, j["radius"], args.dx,
-                     i == 0, tmp, ref_path)
-            dqs.append(r)
-        dq_ok = [r for r in dqs if "error" not in r]
-        for r in dqs:
-            if "error" in r:
-                print(f"dynamiqs layout {r['layout']} failed:\n{r['error']}")
-        if not dq_ok:
-            raise RuntimeError("every dynamiqs run failed")
-        d = min(dq_ok, key=lambda r: r["seconds"])
-        d_terms = next(r for r in dq_ok if "terms" in r) if any("terms" in r for r in dq_ok) \
-            else None
-        print("dynamiqs layouts (mesolve, warm): " + ", ".join(
-            f"{r['layout']} {r['seconds']:.3f} s ({r['nsteps']} steps)" for r in dq_ok)
-            + f"; fastest: {d['layout']}", flush=True)
+            dqs = []
+            for i, lay in enumerate(args.dq_layouts):
+                r = _run(dynamiqs_quench, N, ef, *common, nmax, lay, args.repeat, j["radius"],
+                         args.dx, i == 0, tmp, ref_path)
+                dqs.append(r)
+            dq_ok = [r for r in dqs if "error" not in r]
+            for r in dqs:
+                if "error" in r:
+                    print(f"dynamiqs layout {r['layout']} failed:\n{r['error']}")
+            if not dq_ok:
+                raise RuntimeError("every dynamiqs run failed")
+            d = min(dq_ok, key=lambda r: r["seconds"])
+            d_terms = next(r for r in dq_ok if "terms" in r) if any("terms" in r for r in dq_ok) \
+                else None
+            print("dynamiqs layouts (mesolve, warm): " + ", ".join(
+                f"{r['layout']} {r['seconds']:.3f} s ({r['nsteps']} steps)" for r in dq_ok)
+                + f"; fastest: {d['layout']}", flush=True)
 
-    # ---- the quench table
-    terms_s = d_terms["terms_s"] if d_terms else float("nan")
-    rows = [
-        ("jaxent quench_point (NESS x2, spectrum, ODE, terms, G)", j["first_s"], j["seconds"],
-         j["e2e_s"], j["peak_mb"]),
-        (f"QuTiP mesolve [{best_m}]", q["first"]["mesolve_s"], q["best"]["mesolve_s"], None, None),
-        ("QuTiP steadystate + mesolve + numpy terms", q["first"]["seconds"], q["best"]["seconds"],
-         q["e2e_s"], q["peak_mb"]),
-        (f"dynamiqs mesolve [Tsit5, {d['layout']}]", d["first_s"], d["seconds"], d["e2e_s"],
-         d["peak_mb"]),
-        ("dynamiqs mesolve + numpy terms", d["first_s"] + terms_s, d["seconds"] + terms_s,
-         d["e2e_s"] + terms_s, None),
-    ]
-    print(f"\nQuench pipeline, N = {N:g}, nmax = {nmax}, {args.saves} saves "
-          f"(first: compile + run for JAX, first run after imports for QuTiP; end to end: "
-          f"process start to first result)")
-    print(f"{'pipeline':<56} {'first s':>9} {'warm s':>9} {'e2e s':>9} {'peak MB':>8}"
-          f" {'jaxent/it warm':>15} {'jaxent/it e2e':>14}")
-    for name, first, warm, e2e, mb in rows:
-        rw = j["seconds"] / warm
-        re2e = "" if e2e is None else f"{j['e2e_s'] / e2e:.3g}"
-        print(f"{name:<56} {first:>9.3f} {warm:>9.3f} "
-              f"{'' if e2e is None else f'{e2e:.3f}':>9} {'' if mb is None else f'{mb:.0f}':>8}"
-              f" {rw:>15.3g} {re2e:>14}")
-    print(f"QuTiP pipeline split (best): steadystate {q['best']['ness_s']:.3f} s, mesolve "
-          f"{q['best']['mesolve_s']:.3f} s, numpy terms {q['best']['terms_s']:.3f} s "
-          f"({q['n_grid']}^2 square grid, dx = {args.dx}); dynamiqs terms {terms_s:.3f} s; "
-          f"dynamiqs starts from QuTiP's NESS (untimed)")
-    print("ratios are jaxent time / the row's time (< 1: jaxent faster)")
+        # ---- the quench table
+        terms_s = d_terms["terms_s"] if d_terms else float("nan")
+        rows = [
+            ("jaxent quench_point (NESS x2, spectrum, ODE, terms, G)", j["first_s"], j["seconds"],
+             j["e2e_s"], j["peak_mb"]),
+            (f"QuTiP mesolve [{best_m}]", q["first"]["mesolve_s"], q["best"]["mesolve_s"], None,
+             None),
+            ("QuTiP steadystate + mesolve + numpy terms", q["first"]["seconds"],
+             q["best"]["seconds"], q["e2e_s"], q["peak_mb"]),
+            (f"dynamiqs mesolve [Tsit5, {d['layout']}]", d["first_s"], d["seconds"], d["e2e_s"],
+             d["peak_mb"]),
+            ("dynamiqs mesolve + numpy terms", d["first_s"] + terms_s, d["seconds"] + terms_s,
+             d["e2e_s"] + terms_s, None),
+        ]
+        print(f"\nQuench pipeline, N = {N:g}, nmax = {nmax}, {args.saves} saves "
+              f"(first: compile + run for JAX, first run after imports for QuTiP; end to end: "
+              f"process start to first result)")
+        print(f"{'pipeline':<56} {'first s':>9} {'warm s':>9} {'e2e s':>9} {'peak MB':>8}"
+              f" {'jaxent/it warm':>15} {'jaxent/it e2e':>14}")
+        for name, first, warm, e2e, mb in rows:
+            rw = j["seconds"] / warm
+            re2e = "" if e2e is None else f"{j['e2e_s'] / e2e:.3g}"
+            print(f"{name:<56} {first:>9.3f} {warm:>9.3f} "
+                  f"{'' if e2e is None else f'{e2e:.3f}':>9} {'' if mb is None else f'{mb:.0f}':>8}"
+                  f" {rw:>15.3g} {re2e:>14}")
+        print(f"QuTiP pipeline split (best): steadystate {q['best']['ness_s']:.3f} s, mesolve "
+              f"{q['best']['mesolve_s']:.3f} s, numpy terms {q['best']['terms_s']:.3f} s "
+              f"({q['n_grid']}^2 square grid, dx = {args.dx}); dynamiqs terms {terms_s:.3f} s; "
+              f"dynamiqs starts from QuTiP's NESS (untimed)")
+        print("ratios are jaxent time / the row's time (< 1: jaxent faster)")
 
-    # ---- correctness
-    print("\nCorrectness (max over save times)")
-    print(f"  trace distance jaxent vs QuTiP [{best_m}]: {q['dist']:.2e}")
-    print(f"  trace distance jaxent vs dynamiqs [{d['layout']}]: {d['dist']:.2e}"
-          f"   (dynamiqs vs QuTiP: {d['dist_qutip']:.2e})")
-    for k in ("Phi", "Phi_q", "Pi_d", "Pi_U", "S_wehrl"):
-        rel = _max_rel(j["terms"][k], q["terms"][k])
-        line = f"  rel. diff {k:<8} jaxent vs numpy(QuTiP states): {rel:.2e}"
-        if k in ("Pi_d", "Pi_U"):
-            line += f" ({_max_rel(j['terms'][k], q['terms'][k], 0.01):.2e} where |{k}| > 1% of max)"
-        if d_terms:
-            rel = _max_rel(d_terms["terms"][k], q["terms"][k])
-            line += f"   numpy(dynamiqs) vs numpy(QuTiP): {rel:.2e}"
-        print(line)
-    import numpy as np
+        # ---- correctness
+        print("\nCorrectness (max over save times)")
+        print(f"  trace distance jaxent vs QuTiP [{best_m}]: {q['dist']:.2e}")
+        print(f"  trace distance jaxent vs dynamiqs [{d['layout']}]: {d['dist']:.2e}"
+              f"   (dynamiqs vs QuTiP: {d['dist_qutip']:.2e})")
+        for k in ("Phi", "Phi_q", "Pi_d", "Pi_U", "S_wehrl"):
+            rel = _max_rel(j["terms"][k], q["terms"][k])
+            line = f"  rel. diff {k:<8} jaxent vs numpy(QuTiP states): {rel:.2e}"
+            if k in ("Pi_d", "Pi_U"):
+                line += (f" ({_max_rel(j['terms'][k], q['terms'][k], 0.01):.2e} where |{k}| > 1% "
+                         "of max)")
+            if d_terms:
+                rel = _max_rel(d_terms["terms"][k], q["terms"][k])
+                line += f"   numpy(dynamiqs) vs numpy(QuTiP): {rel:.2e}"
+            print(line)
+        import numpy as np
 
-    print("  (Pi_d: the reference's current comes from finite differences of Q on the dx grid; "
-          "at t = 0 Pi_d is tiny and that error dominates its relative difference)")
-    for k in ("Pi_d", "dS_dt"):
-        a_, b_ = np.asarray(j["terms"][k]), np.asarray(q["terms"][k])
-        i = int(np.argmax(np.abs(a_ - b_)))
-        print(f"  abs. diff {k:<8} jaxent vs numpy(QuTiP states): {abs(a_[i] - b_[i]):.2e} at "
-              f"t = {_times(args.t_end, args.saves)[i]:.3g} (max |{k}| {np.max(np.abs(b_)):.3g})")
-    out.update(jaxent=j, jaxent_states=js, qutip_survey=survey, qutip=q,
-               dynamiqs=dqs)
+        print("  (Pi_d: the reference's current comes from finite differences of Q on the dx grid; "
+              "at t = 0 Pi_d is tiny and that error dominates its relative difference)")
+        for k in ("Pi_d", "dS_dt"):
+            a_, b_ = np.asarray(j["terms"][k]), np.asarray(q["terms"][k])
+            i = int(np.argmax(np.abs(a_ - b_)))
+            print(f"  abs. diff {k:<8} jaxent vs numpy(QuTiP states): {abs(a_[i] - b_[i]):.2e} at "
+                  f"t = {_times(args.t_end, args.saves)[i]:.3g} "
+                  f"(max |{k}| {np.max(np.abs(b_)):.3g})")
+        out.update(jaxent=j, jaxent_states=js, qutip_survey=survey, qutip=q,
+                   dynamiqs=dqs)
 
     # ---- spectrum
     print(f"\nLiouvillian gap at eps = {args.spectrum_eps} (k = 4; best of {args.repeat}; QuTiP: "
           f"liouvillian + scipy eigs shift-invert at sigma = {args.eigs_sigma:g})")
-    print(f"{'N':>4} {'nmax':>5} {'dim':>7} {'jaxent first':>12} {'jaxent warm':>12} "
-          f"{'scipy eigs':>11} {'dense eig':>10} {'jaxent/eigs':>12}  gap jaxent / eigs / dense")
+    print("jaxent with either factorisation (first call = compilation + run): block-Thomas "
+          "(BandedElimination, the default) and nested dissection (leaf 8, chosen by the spectrum "
+          "sweep for many pumps at large nmax)")
+    print(f"{'N':>4} {'nmax':>5} {'dim':>7} {'banded first':>12} {'banded warm':>12} "
+          f"{'ND first':>9} {'ND warm':>8} {'scipy eigs':>11} {'dense eig':>10} "
+          f"{'warm/eigs':>10}  gap banded / ND / eigs / dense")
     spec = []
     for Ns in args.spectrum_N:
-        js_ = _run(jaxent_spectrum, Ns, args.spectrum_eps, args.repeat)
+        js_ = _run(jaxent_spectrum, Ns, args.spectrum_eps, args.repeat, "banded")
+        jd_ = _run(jaxent_spectrum, Ns, args.spectrum_eps, args.repeat, "dissection")
         qs_ = _run(qutip_spectrum, Ns, args.spectrum_eps, js_["nmax"], args.repeat,
                    args.dense_max, args.eigs_sigma)
-        spec.append({"N": Ns, "jaxent": js_, "qutip": qs_})
+        spec.append({"N": Ns, "jaxent": js_, "jaxent_dissection": jd_, "qutip": qs_})
         dense_s = f"{qs_['dense_s']:.3f}" if "dense_s" in qs_ else "skipped"
         dense_g = f"{qs_['dense_gap']:.6g}" if "dense_gap" in qs_ else "-"
+        ratios = f"{js_['seconds'] / qs_['eigs_s']:.3g}/{jd_['seconds'] / qs_['eigs_s']:.3g}"
         print(f"{Ns:>4g} {js_['nmax']:>5d} {qs_['dim']:>7d} {js_['first_s']:>12.3f} "
-              f"{js_['seconds']:>12.3f} {qs_['eigs_s']:>11.3f} {dense_s:>10} "
-              f"{js_['seconds'] / qs_['eigs_s']:>12.3g}  {js_['gap']:.6g} / {qs_['eigs_gap']:.6g}"
-              f" / {dense_g}", flush=True)
+              f"{js_['seconds']:>12.3f} {jd_['first_s']:>9.3f} {jd_['seconds']:>8.3f} "
+              f"{qs_['eigs_s']:>11.3f} {dense_s:>10} {ratios:>10}  {js_['gap']:.6g} / "
+              f"{jd_['gap']:.6g} / {qs_['eigs_gap']:.6g} / {dense_g}", flush=True)
     for sp in spec:
         qs_ = sp["qutip"]
         note = f" ({qs_['eigs0_error']})" if "eigs0_error" in qs_ else ""
