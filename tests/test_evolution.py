@@ -76,6 +76,24 @@ def test_slow_modes_agree_with_the_ode_where_both_apply():
     assert trace_norm(one.ys[1][6], one.ys[1][5]) > 1e-6  # the last two times differ
 
 
+def test_a_missing_slow_mode_leaves_the_trajectory_finite():
+    """A spectrum with fewer modes than asked (a -inf eigenvalue with a zero mode, what
+    liouvillian_spectrum returns when too few Ritz values survive) must not make the slow-mode
+    propagation NaN: the missing mode is left out of the fit."""
+    import equinox as eqx
+
+    nmax, rho0, Lf = _quench(5, 0.5, 0.933)
+    ts = jnp.array([0.0, 1.0, 45.0, 120.0])
+    spec = liouvillian_spectrum(Lf, 6, method="arnoldi")
+    spec = eqx.tree_at(lambda s: (s.eigenvalues, s.modes), spec,
+                       (spec.eigenvalues.at[-1].set(-jnp.inf), spec.modes.at[-1].set(0.0)))
+    rss = kerr_ness(Kerr(eps=0.933, N=5), nmax).rho
+    tr = jax.jit(lambda L, r, s, q: evolve(L, r, ts, spectrum=s, rho_ss=q))(Lf, rho0, spec, rss)
+    assert float(tr.t_switch) < 45.0
+    assert np.all(np.isfinite(np.asarray(tr.ys))) and np.isfinite(float(tr.slow_residual))
+    assert np.max(np.asarray(tr.trace_error)) < 1e-10
+
+
 def test_entropy_rate_identity_along_trajectories():
     """dS/dt from a 5-point finite difference of S_wehrl(t) equals Pi_U + Pi_J - Phi, and the
     trace stays 1, along quenches into both phases [GFL-quench, Eq. (18)]."""

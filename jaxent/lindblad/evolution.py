@@ -111,7 +111,7 @@ def slow_mode_fit(spectrum: Spectrum, delta: jax.Array):
     close = (jnp.abs(lam[:, None] - jnp.conj(lam)[None, :])
              <= 1e-7 * jnp.maximum(jnp.abs(lam), 1e-300)[:, None])
     paired = jnp.any(close & ~jnp.eye(k, dtype=bool), axis=1)
-    use = real | paired
+    use = (real | paired) & jnp.isfinite(lam)  # -inf: fewer modes than asked were found
     G = jnp.einsum("iab,jab->ij", jnp.conj(R), R)
     G = jnp.where(use[:, None] & use[None, :], G, jnp.eye(k))
     rhs = jnp.where(use, jnp.einsum("iab,ab->i", jnp.conj(R), delta), 0.0)
@@ -206,7 +206,9 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
 
     def at(t, y):
         # rho(t): from the ODE up to t1, from the slow modes after; then fn
-        slow = rho_ss + jnp.tensordot(c * jnp.exp(spectrum.eigenvalues * (t - t1)),
+        # a missing mode (-inf, c = 0) must not make inf * 0 before t1, where this is unused
+        lam = jnp.where(jnp.isfinite(spectrum.eigenvalues), spectrum.eigenvalues, -1.0)
+        slow = rho_ss + jnp.tensordot(c * jnp.exp(lam * jnp.maximum(t - t1, 0.0)),
                                       spectrum.modes, axes=1)
         rho = jnp.where(t > t1, 0.5 * (slow + jnp.conj(slow).T), _to_complex(y))
         return fn(t, rho), _checks(rho)

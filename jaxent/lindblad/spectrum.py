@@ -212,15 +212,25 @@ def _finish(L, lam, modes_of, k: int, norm):
     possible = jnp.isfinite(lam) & (jnp.real(lam) <= 10 * EPS64 * norm)
     order = jnp.argsort(jnp.where(possible, -jnp.real(lam), jnp.inf))
     lam = jnp.where(possible, lam, -jnp.inf + 0j)[order]
+    found = jnp.isfinite(lam[:k])
     modes = modes_of(order[:k])
     modes = modes / jnp.linalg.norm(modes, axis=(-2, -1), keepdims=True)
-    res = jax.vmap(lambda r, ev: jnp.linalg.norm(L.mv(r) - ev * r))(modes, lam[:k])
-    nxt = -jnp.real(lam[k]) if lam.shape[0] > k else jnp.asarray(jnp.inf)
+    # a -inf placeholder (fewer than k candidates survived) keeps a zero mode, not NaN
+    modes = jnp.where(found[:, None, None], modes, 0.0)
+    res = jax.vmap(lambda r, ev: jnp.linalg.norm(L.mv(r) - ev * r))(
+        modes, jnp.where(found, lam[:k], 0.0))
+    res = jnp.where(found, res, jnp.inf)
+    if lam.shape[0] > k:
+        # a dropped (k+1)-th candidate: the k-th rate is a lower bound (the order is by decay
+        # rate), the safe side for a caller that waits ~1/next_rate for the rest to decay
+        nxt = jnp.where(jnp.isfinite(lam[k]), -jnp.real(lam[k]), -jnp.real(lam[k - 1]))
+    else:
+        nxt = jnp.asarray(jnp.inf)
     return Spectrum(eigenvalues=lam[:k], modes=modes, residuals=res,
                     resolution=res + EPS64 * norm, norm=norm, next_rate=nxt)
 
 
-def _dense_spectrum(L: AbstractLindbladian, k: int):
+def _dense_spectrum(L: AbstractLindbladian):
     n = L.dim
     lam, vecs = jnp.linalg.eig(L.as_matrix())
     zero = jnp.argmin(jnp.abs(lam))
@@ -270,17 +280,21 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
         method = "dense" if n <= DENSE_MAX_DIM else "arnoldi"
     if method not in ("dense", "arnoldi"):
         raise ValueError(f"method: must be 'auto', 'dense' or 'arnoldi', got {method!r}")
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(rtol) and rtol >= 0):
+        raise ValueError(f"rtol: must be a finite number >= 0, got {rtol!r}")
+    if krylov is not None and (isinstance(krylov, bool)
+                               or not isinstance(krylov, (int, np.integer)) or krylov < 1):
+        raise ValueError(f"krylov: must be a positive integer, got {krylov!r}")
     L = jax.lax.stop_gradient(L)
     norm = norm_estimate(L)
     if method == "dense":
-        lam, modes = _dense_spectrum(L, k)
+        lam, modes = _dense_spectrum(L)
         return _finish(L, lam, lambda sel: modes[sel], k, norm)
     m = int(krylov or max(DEFAULT_KRYLOV, 2 * k + 2))
     m = min(m, n * n - 1)
     if m < k + 1:
         raise ValueError(f"krylov: needs more than k = {k} Arnoldi steps, got {m}")
-    if not (isinstance(rtol, (int, float)) and math.isfinite(rtol) and rtol >= 0):
-        raise ValueError(f"rtol: must be a finite number >= 0, got {rtol!r}")
     solver = default_solver(L) if solver is None else solver
     state = solver.init(L)
     eye = jnp.eye(n)
@@ -291,9 +305,13 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
         return _pack(y - jnp.trace(y) / n * eye, n)  # the solve keeps tr y = 0 up to rounding
 
     def done(V, H, j):
-        spec = _ritz(L, V, H, j, k, norm)
-        lam = jnp.abs(spec.eigenvalues)
-        return jnp.all(spec.resolution <= jnp.maximum(rtol * lam, 10 * EPS64 * norm))
+        # the k eigenvalues to rtol, and the (k + 1)-th (next_rate: when the rest has decayed)
+        # to 1e-3 of its modulus; with k + 1 <= m
+        kk = min(k + 1, m)
+        spec = _ritz(L, V, H, j, kk, norm)
+        tol = jnp.full(kk, rtol).at[k:].set(max(rtol, 1e-3))
+        floor = 10 * EPS64 * norm
+        return jnp.all(spec.resolution <= jnp.maximum(tol * jnp.abs(spec.eigenvalues), floor))
 
     V, H, steps = _arnoldi(apply, _pack(_start_vector(n, seed), n), m,
                            done if rtol > 0 else None)
