@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxent._validation import static_int
 from jaxent.interop import as_lindbladian
 from jaxent.lindblad.operators import AbstractLindbladian
 from jaxent.lindblad.solvers import AbstractSolver
@@ -283,9 +284,8 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
     if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
             or not (math.isfinite(rtol) and rtol >= 0):
         raise ValueError(f"rtol: must be a finite number >= 0, got {rtol!r}")
-    if krylov is not None and (isinstance(krylov, bool)
-                               or not isinstance(krylov, (int, np.integer)) or krylov < 1):
-        raise ValueError(f"krylov: must be a positive integer, got {krylov!r}")
+    if krylov is not None:
+        krylov = static_int(krylov, "krylov")
     L = jax.lax.stop_gradient(L)
     norm = norm_estimate(L)
     if method == "dense":
