@@ -453,6 +453,11 @@ class ResumableCSV:
                 self._rewrite_fd(fd, header_text)
                 return
             if scan.header != self.columns:
+                if not (scan.rows or scan.malformed or scan.dropped_tail):
+                    # a header and nothing else (a run refused or killed before its first
+                    # rows): no data to protect, so it must not block the next command
+                    self._rewrite_fd(fd, header_text)
+                    return
                 raise StorageError(self._header_mismatch(scan.header))
             if scan.dropped_tail or scan.trailing_blank:
                 try:

@@ -350,6 +350,23 @@ def test_header_mismatch_is_a_one_line_storage_error(tmp_path):
         assert w.is_done(a=1)
 
 
+def test_a_header_without_rows_does_not_block_other_columns(tmp_path):
+    """A run refused or killed before its first rows leaves a header only (jaxent spectrum
+    --k 20 refused at nmax 3 wrote its 20-eigenvalue header, and the next run with the default
+    --k 4 was refused for 'different columns'): with no data to protect, the new header
+    replaces it. A file with rows, even malformed ones, is still refused."""
+    path = tmp_path / "out.csv"
+    ResumableCSV(path, ["a", "b", "c"], key=["a"]).close()
+    with ResumableCSV(path, ["a", "b"], key=["a"]) as w:
+        w.append([{"a": 1, "b": 2}])
+    assert read_csv(path) == {"a": [1.0], "b": [2.0]}
+    for text in ("a,b,c\nnot,a row\n", "a,b,c\n1,2,3\n", "a,b,c\n1,2"):
+        path.write_text(text)
+        with pytest.raises(StorageError, match="different columns"):
+            ResumableCSV(path, ["a", "b"], key=["a"])
+        assert path.read_text() == text
+
+
 def test_numbers_round_trip_exactly(tmp_path):
     path = tmp_path / "out.csv"
     vals = [0.1 + 0.2, 1 / 3, np.float64(np.pi), np.float32(0.1), 1e-300]
