@@ -267,6 +267,47 @@ class BandedLindbladian(AbstractLindbladian):
         return out
 
 
+class ShiftedLindbladian(AbstractLindbladian):
+    r"""$\mathcal L - \sigma$: a Lindbladian shifted by ``sigma`` times the identity superoperator,
+    for spectral transformations (the shift-invert Arnoldi of
+    :func:`~jaxent.lindblad.liouvillian_spectrum`), not a generator of dynamics: for
+    $\sigma \ne 0$ it does not preserve the trace ($\mathrm{tr}(\mathcal L - \sigma)y =
+    -\sigma\,\mathrm{tr}\,y$), so it maps the traceless matrices onto themselves and, for real
+    $\sigma > 0$, is invertible on every matrix (the spectrum of $\mathcal L$ lies in
+    ${\rm Re}\,\lambda \le 0$). ``mv``, ``adjoint_mv`` and ``as_matrix`` include the shift;
+    ``hamiltonian()`` and ``jump_ops()`` are those of ``base`` (they cannot express it).
+    :class:`~jaxent.lindblad.BandedElimination` and :class:`~jaxent.lindblad.NestedDissection`
+    factorise it when ``base`` is a :class:`BandedLindbladian`,
+    :class:`~jaxent.lindblad.DenseSolver` and :class:`~jaxent.lindblad.KrylovSolver` any.
+    Fields: ``base``, ``sigma`` (real scalar, traced)."""
+
+    base: AbstractLindbladian
+    sigma: jax.Array
+
+    @property
+    def dim(self) -> int:
+        return self.base.dim
+
+    def hamiltonian(self) -> jax.Array:
+        return self.base.hamiltonian()
+
+    def jump_ops(self) -> jax.Array:
+        return self.base.jump_ops()
+
+    def mv(self, rho: jax.Array) -> jax.Array:
+        return self.base.mv(rho) - self.sigma * jnp.asarray(rho, jnp.complex128)
+
+    def adjoint_mv(self, X: jax.Array) -> jax.Array:
+        return self.base.adjoint_mv(X) - self.sigma * jnp.asarray(X, jnp.complex128)
+
+    def as_matrix(self) -> jax.Array:
+        n = self.dim
+        return self.base.as_matrix() - self.sigma * jnp.eye(n * n, dtype=jnp.complex128)
+
+    def prepared(self) -> "ShiftedLindbladian":
+        return ShiftedLindbladian(base=self.base.prepared(), sigma=self.sigma)
+
+
 class StencilLindbladian(AbstractLindbladian):
     r"""A :class:`BandedLindbladian` as a stencil on the $(m, n)$ lattice:
     $(\mathcal L\rho)_{mn} = \sum_o C_o[m, n]\,\rho_{m + o_1, n + o_2}$ over at most 7 offsets

@@ -46,7 +46,11 @@ import lineax as lx
 import numpy as np
 
 from jaxent.lindblad.dissection import dissection_plan
-from jaxent.lindblad.operators import AbstractLindbladian, BandedLindbladian
+from jaxent.lindblad.operators import (
+    AbstractLindbladian,
+    BandedLindbladian,
+    ShiftedLindbladian,
+)
 from jaxent.tolerances import EPS64
 
 
@@ -241,10 +245,22 @@ def _gather(arr, idx, valid):
     return jnp.where(jnp.asarray(valid), arr[safe], 0.0)
 
 
-def _coefficients(L: BandedLindbladian, ds: np.ndarray, Q: int) -> dict[str, Any]:
+def _banded_parts(L, solver: str) -> tuple[BandedLindbladian, Any]:
+    """``(banded, sigma)`` of a :class:`BandedLindbladian` (``sigma = 0``) or of a
+    :class:`~jaxent.lindblad.operators.ShiftedLindbladian` of one; ``TypeError`` naming
+    ``solver`` for anything else."""
+    base, sigma = (L.base, L.sigma) if isinstance(L, ShiftedLindbladian) else (L, 0.0)
+    if not isinstance(base, BandedLindbladian):
+        raise TypeError(f"{solver} needs a BandedLindbladian (got {type(base).__name__}); use "
+                        "DenseSolver or KrylovSolver")
+    return base, sigma
+
+
+def _coefficients(L: BandedLindbladian, ds: np.ndarray, Q: int, sigma=0.0) -> dict[str, Any]:
     r"""Block coefficients of $C_d x_{d-1} + A_d x_d + B_d x_{d+1}$ for ``d in ds``, padded to
     ``Q``: ``a`` (diagonal of $A_d$), ``jumps`` (band of $A_d$ per jump operator), ``b0, b1``
-    ($B_d$ on rows ``k`` and ``k-1``), ``c0, c1`` ($C_d$ on ``k`` and ``k+1``), ``valid``."""
+    ($B_d$ on rows ``k`` and ``k-1``), ``c0, c1`` ($C_d$ on ``k`` and ``k+1``), ``valid``.
+    ``sigma``: the coefficients of $\mathcal L - \sigma$ (a shift of the diagonal ``a``)."""
     n = L.dim
     k = np.arange(Q)[None, :]
     d = ds[:, None]
@@ -256,7 +272,8 @@ def _coefficients(L: BandedLindbladian, ds: np.ndarray, Q: int) -> dict[str, Any
     e = L.h_low
     g = L.decay_rates()
     a = (-1j * (_gather(h, m, valid) - _gather(h, kk, valid))
-         - 0.5 * (_gather(g, m, valid) + _gather(g, kk, valid)))
+         - 0.5 * (_gather(g, m, valid) + _gather(g, kk, valid))
+         - jnp.where(jnp.asarray(valid), sigma, 0.0))
     jumps = []
     for v, s in zip(L.jump_vals, L.jump_offsets):
         col_ok = valid & (k + s >= 0) & (k + s < s_d)
@@ -395,13 +412,10 @@ class BandedElimination(AbstractSolver):
     n_buckets: int = eqx.field(static=True, default=4)
 
     def init(self, L: BandedLindbladian):
-        if not isinstance(L, BandedLindbladian):
-            raise TypeError("BandedElimination needs a BandedLindbladian "
-                            f"(got {type(L).__name__}); use DenseSolver or KrylovSolver")
-        return self._init(L)
+        return self._init(*_banded_parts(L, "BandedElimination"))
 
     @eqx.filter_jit
-    def _init(self, L: BandedLindbladian):
+    def _init(self, L: BandedLindbladian, sigma):
         n = L.dim
         offsets = L.jump_offsets
         bounds = bucket_bounds(n, self.n_buckets)
@@ -411,7 +425,7 @@ class BandedElimination(AbstractSolver):
         for g in range(len(bounds) - 1, -1, -1):
             lo, hi = bounds[g]
             Q = n - lo + 1
-            coef = _coefficients(L, np.arange(lo, hi + 1), Q)
+            coef = _coefficients(L, np.arange(lo, hi + 1), Q, sigma)
             R = jnp.zeros((Q, Q), jnp.complex128) if R is None else _pad_to(R, Q)
             eye = jnp.eye(Q, dtype=jnp.complex128)
 
@@ -425,7 +439,7 @@ class BandedElimination(AbstractSolver):
 
             R, lus[g] = jax.lax.scan(step, R, coef, reverse=True)
             coefs[g] = coef
-        c0 = jax.tree_util.tree_map(lambda x: x[0], _coefficients(L, np.array([0]), n))
+        c0 = jax.tree_util.tree_map(lambda x: x[0], _coefficients(L, np.array([0]), n, sigma))
         M0 = jnp.real(_band_matrix(c0, offsets, n))
         if R is not None:
             M0 = M0 + 2.0 * jnp.real(_b_times(c0, R))
@@ -526,6 +540,8 @@ class KrylovSolver(AbstractSolver):
         diag = (-1j * (h[:, None] - h[None, :])
                 + jnp.einsum("km,kn->mn", cd, jnp.conj(cd))
                 - 0.5 * jnp.sum(cdc[:, :, None] + cdc[:, None, :], axis=0))
+        if isinstance(L, ShiftedLindbladian):  # hamiltonian() and jump_ops() omit the shift
+            diag = diag - L.sigma
         # Border on the scale of the slowest population decay: a border far larger than that
         # makes the preconditioned operator ill-conditioned (GMRES then stalls far from the
         # solution, measured).
@@ -559,7 +575,7 @@ class KrylovSolver(AbstractSolver):
 # banded: nested dissection of the coherences
 
 
-def _stencil_coefficients(L: BandedLindbladian, P: int):
+def _stencil_coefficients(L: BandedLindbladian, P: int, sigma=0.0):
     """``(offsets, coefficients, blocks)``: the nonzero
     :data:`~jaxent.lindblad.dissection.STENCIL` offsets of ``L``, their coefficients
     ``(n_offsets, P + 1, n)`` on ``(d, k)``, and the block coefficients of :func:`_coefficients`
@@ -568,7 +584,7 @@ def _stencil_coefficients(L: BandedLindbladian, P: int):
     if any(abs(s) > 1 for s in L.jump_offsets):
         raise TypeError("NestedDissection needs jump operators on the bands -1, 0, +1 "
                         f"(got offsets {tuple(L.jump_offsets)}); use BandedElimination")
-    c = _coefficients(L, np.arange(0, P + 1), n)
+    c = _coefficients(L, np.arange(0, P + 1), n, sigma)
     by_offset = {0: c["a"], 3: c["c0"], 4: c["c1"], 5: c["b0"], 6: c["b1"]}
     for vals, s in zip(c["jumps"], L.jump_offsets):
         o = {0: 0, 1: 1, -1: 2}[s]
@@ -602,16 +618,13 @@ class NestedDissection(AbstractSolver):
     leaf: int = eqx.field(static=True, default=4)
 
     def init(self, L: BandedLindbladian):
-        if not isinstance(L, BandedLindbladian):
-            raise TypeError("NestedDissection needs a BandedLindbladian "
-                            f"(got {type(L).__name__}); use DenseSolver or KrylovSolver")
-        return self._init(L)
+        return self._init(*_banded_parts(L, "NestedDissection"))
 
     @eqx.filter_jit
-    def _init(self, L: BandedLindbladian):
+    def _init(self, L: BandedLindbladian, sigma):
         n = L.dim
         P = max(n - 1, 1)
-        offsets, coef, blocks = _stencil_coefficients(L, P)
+        offsets, coef, blocks = _stencil_coefficients(L, P, sigma)
         plan = dissection_plan(n, self.leaf, offsets)
         cvec = jnp.concatenate([coef.astype(jnp.complex128).reshape(-1),
                                 jnp.array([0.0, 1.0], jnp.complex128)])
