@@ -82,6 +82,19 @@ class AbstractLindbladian(eqx.Module):
         """Dense ``(n^2, n^2)`` superoperator (column stacking, as QuTiP)."""
         return liouvillian(self.hamiltonian(), self.jump_ops())
 
+    def diagonal(self) -> jax.Array:
+        r"""The diagonal of the superoperator in the Fock basis, ``(n, n)`` complex: entry
+        ``[m, n]`` is $\mathcal L_{mn,mn} = -i(H_{mm} - H_{nn}) + \sum_c [c_{mm}\bar c_{nn}
+        - \frac12((c^\dagger c)_{mm} + (c^\dagger c)_{nn})]$ (a preconditioner; its real part
+        holds the bare decay rates of the matrix elements). ``O(k n^2)``."""
+        H, C = self.hamiltonian(), self.jump_ops()
+        h = jnp.real(jnp.diagonal(H))
+        cd = jnp.diagonal(C, axis1=1, axis2=2)  # (k, n)
+        cdc = jnp.real(jnp.einsum("kji,kji->ki", jnp.conj(C), C))  # diagonal of c^dag c
+        return (-1j * (h[:, None] - h[None, :])
+                + jnp.einsum("km,kn->mn", cd, jnp.conj(cd))
+                - 0.5 * jnp.sum(cdc[:, :, None] + cdc[:, None, :], axis=0))
+
     def prepared(self) -> "AbstractLindbladian":
         """The same operator in the form whose ``mv`` is cheapest when applied many times (a
         time stepper, a Krylov method): coefficients that do not depend on ``rho`` are
@@ -274,12 +287,13 @@ class ShiftedLindbladian(AbstractLindbladian):
     $\sigma \ne 0$ it does not preserve the trace ($\mathrm{tr}(\mathcal L - \sigma)y =
     -\sigma\,\mathrm{tr}\,y$), so it maps the traceless matrices onto themselves and, for real
     $\sigma > 0$, is invertible on every matrix (the spectrum of $\mathcal L$ lies in
-    ${\rm Re}\,\lambda \le 0$). ``mv``, ``adjoint_mv`` and ``as_matrix`` include the shift;
-    ``hamiltonian()`` and ``jump_ops()`` are those of ``base`` (they cannot express it).
+    ${\rm Re}\,\lambda \le 0$). ``mv``, ``adjoint_mv``, ``as_matrix`` and
+    ``diagonal`` include the shift; ``hamiltonian()`` and ``jump_ops()`` are those of ``base``
+    (they cannot express it). Every solver solves with it:
     :class:`~jaxent.lindblad.BandedElimination` and :class:`~jaxent.lindblad.NestedDissection`
     factorise it when ``base`` is a :class:`BandedLindbladian`,
-    :class:`~jaxent.lindblad.DenseSolver` and :class:`~jaxent.lindblad.KrylovSolver` any.
-    Fields: ``base``, ``sigma`` (real scalar, traced)."""
+    :class:`~jaxent.lindblad.DenseSolver` any, and :class:`~jaxent.lindblad.KrylovSolver`
+    iterates on its ``mv``. Fields: ``base``, ``sigma`` (real scalar, traced)."""
 
     base: AbstractLindbladian
     sigma: jax.Array
@@ -303,6 +317,9 @@ class ShiftedLindbladian(AbstractLindbladian):
     def as_matrix(self) -> jax.Array:
         n = self.dim
         return self.base.as_matrix() - self.sigma * jnp.eye(n * n, dtype=jnp.complex128)
+
+    def diagonal(self) -> jax.Array:
+        return self.base.diagonal() - self.sigma
 
     def prepared(self) -> "ShiftedLindbladian":
         return ShiftedLindbladian(base=self.base.prepared(), sigma=self.sigma)

@@ -8,7 +8,11 @@ $$\mathcal L y = b,\qquad \mathrm{tr}\,y = \tau,\qquad
 
 for a Hermitian, trace-consistent right-hand side ($\mathrm{tr}\,b = 0$). The steady state is
 ``b = 0, tau = 1``; the implicit derivative of a steady state is ``b = -(dL) rho, tau = 0`` with
-the pinned moment's derivative as ``c`` (:mod:`jaxent.lindblad.steady_state`). ``compute`` is
+the pinned moment's derivative as ``c`` (:mod:`jaxent.lindblad.steady_state`). The shifted
+operator $\mathcal L - \sigma$ of the spectrum's shift-invert
+(:class:`~jaxent.lindblad.operators.ShiftedLindbladian`) is solved the same way with
+$\tau = 0$: it is invertible, and for a traceless ``b`` its solution is traceless, so the
+constraint selects it. ``compute`` is
 linear in ``(b, tau, c)`` and built from linear operations on the stored factors only, so JAX
 transposes it for reverse mode and ``transpose`` is :func:`jax.linear_transpose` of it.
 
@@ -533,21 +537,18 @@ class KrylovSolver(AbstractSolver):
 
     def init(self, L):
         n = L.dim
-        H, C = L.hamiltonian(), L.jump_ops()
-        h = jnp.real(jnp.diagonal(H))
-        cd = jnp.diagonal(C, axis1=1, axis2=2)  # (k, n)
-        cdc = jnp.real(jnp.einsum("kji,kji->ki", jnp.conj(C), C))  # diagonal of c^dag c
-        diag = (-1j * (h[:, None] - h[None, :])
-                + jnp.einsum("km,kn->mn", cd, jnp.conj(cd))
-                - 0.5 * jnp.sum(cdc[:, :, None] + cdc[:, None, :], axis=0))
-        if isinstance(L, ShiftedLindbladian):  # hamiltonian() and jump_ops() omit the shift
-            diag = diag - L.sigma
+        diag = L.diagonal()
+        # L - sigma (ShiftedLindbladian, the spectrum's shift-invert): the border below is chosen
+        # on the unshifted rates and moved by sigma, since the bordered operator
+        # (L - sigma) y + w tr(y) I / n is singular exactly when w = sigma (a null vector
+        # rho_ss + z, z traceless, needs tr of (L - sigma) z = sigma rho_ss - w I / n to vanish)
+        sigma = L.sigma if isinstance(L, ShiftedLindbladian) else 0.0
         # Border on the scale of the slowest population decay: a border far larger than that
         # makes the preconditioned operator ill-conditioned (GMRES then stalls far from the
         # solution, measured).
-        r = jnp.abs(jnp.real(jnp.diagonal(diag)))
+        r = jnp.abs(jnp.real(jnp.diagonal(diag)) + sigma)
         w = jnp.min(jnp.where(r > 0, r, jnp.inf))
-        w = jnp.where(jnp.isfinite(w), w, 1.0)
+        w = jnp.where(jnp.isfinite(w), w, 1.0) + sigma
         diag = diag + w / n * jnp.eye(n)
         return dict(n=n, L=L, w=w, diag=diag)
 

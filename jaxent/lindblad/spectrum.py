@@ -6,8 +6,9 @@ $-{\rm Re}\,\lambda_1$, the slowest relaxation rate [GFL-quench, Eqs. (7)-(8), F
 
 Two methods:
 
-- ``"arnoldi"``: shift-invert Arnoldi at a small real shift $\sigma = $ :data:`SHIFT`
-  $\|\mathcal L\| > 0$, just right of the spectrum. The steady-state solvers
+- ``"arnoldi"``: shift-invert Arnoldi at a small real shift $\sigma > 0$ just right of the
+  spectrum (:func:`shift`: $10^{-5}\|\mathcal L\|$, capped at 1 % of the slowest bare decay
+  rate). The steady-state solvers
   (:class:`~jaxent.lindblad.BandedElimination` for one mode, any
   :class:`~jaxent.lindblad.solvers.AbstractSolver`) factorise
   $\mathcal L - \sigma$ (:class:`~jaxent.lindblad.operators.ShiftedLindbladian`) and solve
@@ -25,10 +26,18 @@ Two methods:
   solve with the nearly singular $\mathcal L$ amplifies its rounding by $1/|\lambda_1|$ along
   the slow mode, and the rest of the Krylov space carries relative errors
   $\sim\epsilon_{\rm mach}\|\mathcal L\|/|\lambda_1|$: at N = 30, eps = 0.94 the eigenvalues
-  after the gap were resolved to only 3e-5 relative, at N = 40 to 2e-2 (and wrong in their
-  second digit). With $\sigma > 0$ the shifted operator is invertible, its rounding is bounded
-  by $\epsilon_{\rm mach}\|\mathcal L\|/\sigma = 10^{-11}$, and they are resolved to 1e-12;
-  the slow eigenvalues are still the dominant ones, unchanged in order.
+  after the gap were resolved to only 3e-5 relative, at N = 40 to 1e-2..3e-1 (and wrong in
+  their second digit). With $\sigma > 0$ the shifted operator is invertible, its rounding is
+  bounded by $\epsilon_{\rm mach}\|\mathcal L\|/\sigma = 2\times10^{-11}$, and they are
+  resolved to 1e-12. The shift is far below the slow rates it transforms (the cap), so they
+  stay the dominant eigenvalues, in the same order.
+
+  What shift-invert finds are the eigenvalues nearest $\sigma \approx 0$ in modulus, returned by
+  decreasing real part. These are the slowest ones when the decay rates grow with the
+  frequencies (the Kerr model); a weakly damped mode at a large frequency can be slower than
+  all of them (a detuning of 100 and a loss $2\kappa\mathcal D[a]$ with $\kappa = 10^{-4}$:
+  shift-invert returns the populations' $-2\times10^{-4}k$, while the coherences'
+  $-10^{-4} \pm 100i$ decay more slowly). ``"dense"`` sees the whole spectrum.
 - ``"dense"``: ``eig`` of the ``(n^2, n^2)`` superoperator, for small spaces and as the
   independent check.
 
@@ -67,9 +76,13 @@ CHECK_EVERY = 10
 #: ``10 eps ||L||``, what float64 allows, whichever is larger).
 RTOL = 1e-9
 #: Shift of the shift-invert Arnoldi, relative to ``||L||``: ``sigma = SHIFT ||L||`` (module
-#: docstring): the solves' rounding stays below ``eps / SHIFT = 1e-11`` relative, and the shift
-#: (4e-3 at N = 40) is far below the slow rates it transforms (~0.5).
+#: docstring), so the solves' rounding stays below ``eps / SHIFT = 2e-11`` relative; at most
+#: :data:`SHIFT_DECAY` times the slowest bare decay rate of ``L`` (:func:`shift`).
 SHIFT = 1e-5
+#: Cap of the shift relative to the smallest nonzero ``|Re L_{mn,mn}|`` (the slowest bare decay
+#: rate of a matrix element: ``kappa`` for the Kerr model, 0.5): eigenvalues of that order must
+#: stay well apart after the transformation ``1/(lambda - sigma)``.
+SHIFT_DECAY = 1e-2
 #: ``method="auto"`` uses dense ``eig`` up to this Hilbert-space dimension.
 DENSE_MAX_DIM = 16
 _SQRT2 = math.sqrt(2.0)
@@ -150,6 +163,19 @@ def _unpack(x, n: int):
     return Z + jnp.conj(Z).T + jnp.diag(x[:n].astype(jnp.complex128))
 
 
+def shift(L: AbstractLindbladian, norm) -> jax.Array:
+    r"""The shift $\sigma$ of the shift-invert Arnoldi (module docstring):
+    $\min(\texttt{SHIFT}\,\|\mathcal L\|,\ \texttt{SHIFT\_DECAY}\,\gamma_{\min})$, with
+    $\gamma_{\min}$ the smallest nonzero $|{\rm Re}\,\mathcal L_{mn,mn}|$ (above
+    ``1e-12 norm``; without one, the first term). For the Kerr model $\gamma_{\min} = \kappa$
+    and the first term is the smaller (4e-3 at N = 40). In a weakly damped system (say
+    $\kappa = 10^{-4}$ next to a detuning of 100) the cap keeps $\sigma$ below the slow rates,
+    which a shift of $10^{-5}\|\mathcal L\|$ would crowd together near $-1/\sigma$."""
+    r = jnp.abs(jnp.real(L.diagonal()))
+    floor = jnp.min(jnp.where(r > 1e-12 * norm, r, jnp.inf))
+    return jnp.minimum(SHIFT * norm, SHIFT_DECAY * floor)
+
+
 def _start_vector(n: int, seed: int):
     """A fixed traceless Hermitian start vector with weight on every coherence."""
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
@@ -206,7 +232,8 @@ def _ritz(L, V, H, j, k: int, norm, sigma):
     n = L.dim
     live = jnp.arange(m) < j
     theta, S = jnp.linalg.eig(jnp.where(live[:, None] & live[None, :], H[:m, :m], 0.0))
-    # Ritz values of L^{-1}; tiny ones (the unused block's zeros, unconverged junk) become -inf
+    # Ritz values of (L - sigma)^{-1}; tiny ones (the unused block's zeros, unconverged junk)
+    # become -inf
     safe = jnp.abs(theta) > 1e-300
     lam = jnp.where(safe, 1.0 / jnp.where(safe, theta, 1.0) + sigma, -jnp.inf + 0j)
     return _finish(L, lam, lambda sel: jax.vmap(lambda x: _unpack(x, n))(S[:, sel].T @ V[:m]),
@@ -219,12 +246,13 @@ def _finish(L, lam, modes_of, k: int, norm):
     eigenmatrices at those indices.
 
     A Lindbladian has no eigenvalue with ${\rm Re}\,\lambda > 0$, and none is computed further
-    right than rounding, ``10 eps ||L||``, reaches. A candidate beyond that is spurious:
-    shift-invert Arnoldi produces such Ritz values when the gap is within rounding of zero (Kerr
-    at N = 40 next to eps_c: a gap of 5e-13 against eps ||L|| = 1e-13, where each solve with the
-    nearly singular L carries an O(1) relative error along the slow mode; Ritz values +52 and
-    1.8 +- 12.8i appeared, residuals 2e2, ahead of the true gap). They go to the end of the
-    order with the unconverged junk (``-inf``).
+    right than rounding, ``10 eps ||L||``, reaches. A candidate beyond that is spurious. They go
+    to the end of the order with the unconverged junk (``-inf``). (Shift-invert Arnoldi at
+    $\sigma = 0$ produced such Ritz values where the gap is within rounding of zero: Kerr at
+    N = 40 next to eps_c, a gap of 5e-13 against eps ||L|| = 1e-13, where each solve with the
+    nearly singular L carried an O(1) relative error along the slow mode; Ritz values +52 and
+    1.8 +- 12.8i appeared, residuals 2e2, ahead of the true gap. The shift removed that cause;
+    the guard stays.)
     """
     # False for NaN and for the -inf placeholders too
     possible = jnp.isfinite(lam) & (jnp.real(lam) <= 10 * EPS64 * norm)
@@ -314,7 +342,7 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
     if m < k + 1:
         raise ValueError(f"krylov: needs more than k = {k} Arnoldi steps, got {m}")
     solver = default_solver(L) if solver is None else solver
-    sigma = SHIFT * norm
+    sigma = shift(L, norm)
     state = solver.init(ShiftedLindbladian(base=L, sigma=sigma))
     eye = jnp.eye(n)
 
