@@ -540,8 +540,10 @@ class KrylovSolver(AbstractSolver):
         diag = L.diagonal()
         # L - sigma (ShiftedLindbladian, the spectrum's shift-invert): the border below is chosen
         # on the unshifted rates and moved by sigma, since the bordered operator
-        # (L - sigma) y + w tr(y) I / n is singular exactly when w = sigma (a null vector
-        # rho_ss + z, z traceless, needs tr of (L - sigma) z = sigma rho_ss - w I / n to vanish)
+        # (L - sigma) y + w tr(y) I / n is singular exactly when w = sigma: a null vector has
+        # tr y != 0 (L - sigma is invertible on traceless matrices); for y = rho_ss + z with z
+        # traceless it needs (L - sigma) z = sigma rho_ss - w I / n, whose left side is
+        # traceless and whose right side has trace sigma - w
         sigma = L.sigma if isinstance(L, ShiftedLindbladian) else 0.0
         # Border on the scale of the slowest population decay: a border far larger than that
         # makes the preconditioned operator ill-conditioned (GMRES then stalls far from the
