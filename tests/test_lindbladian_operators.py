@@ -80,7 +80,8 @@ def test_banded_rejects_other_structures():
 
 def test_shifted_operator_and_its_solves():
     """L - sigma (the shift-invert of liouvillian_spectrum): mv, adjoint and matrix are those of
-    L minus sigma, and every solver factorises it: (L - sigma) y = b for a traceless Hermitian
+    L minus sigma, and every solver solves with it (the banded ones and the dense one factorise
+    it, GMRES iterates on its mv): (L - sigma) y = b for a traceless Hermitian
     b, checked against numpy's solve of the dense matrix (L - sigma is invertible for
     sigma > 0; the solvers' trace constraint is then satisfied by the exact solution)."""
     from jaxent.lindblad import BandedElimination, DenseSolver, KrylovSolver, NestedDissection
