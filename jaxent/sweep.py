@@ -49,7 +49,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -298,11 +297,13 @@ def run_sweep(study: Study, points: Sequence[dict], out_csv: str | os.PathLike, 
                 for start in range(0, len(pts), chunk):
                     part = pts[start:start + chunk]
                     padded = part + [part[-1]] * (chunk - len(part))
-                    batch = {k: jnp.asarray([float(p[k]) for p in padded], jnp.float64)
+                    # numpy, which the jitted function takes as it is (jnp.asarray would
+                    # compile a small conversion program per shape in every process)
+                    batch = {k: np.asarray([float(p[k]) for p in padded], np.float64)
                              for k in study.params}
                     if study.series:
-                        batch[study.series] = jnp.asarray(
-                            np.stack([_series(study, p, st) for p in padded]), jnp.float64)
+                        batch[study.series] = np.asarray(
+                            np.stack([_series(study, p, st) for p in padded]), np.float64)
                     out = jax.device_get(fn(_shard(batch), consts))
                     rows = []
                     problems = []

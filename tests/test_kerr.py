@@ -32,6 +32,7 @@ from jaxent.models.kerr import (
     kerr_ness,
     kerr_steady_state,
     linear_cavity_limit,
+    log_factorial_moments,
     mean_field_bistability,
     mean_field_photons,
     photon_number_estimate,
@@ -463,6 +464,34 @@ def test_choose_nmax_matches_exact_moments_on_a_fine_grid(N):
         rel_a = abs(complex(a[i]) - complex(ref["a"])) / abs(complex(ref["a"]))
         rel_n = abs(float(n[i]) - float(ref["n"])) / float(ref["n"])
         assert rel_a < 1e-10 and rel_n < 1e-10, (N, e, ntr[i], rel_a, rel_n)
+
+
+@pytest.mark.parametrize("eps,N,kappa,delta,u", [
+    (0.94, 40.0, 0.5, -2.0, 1.0),   # next to eps_c: dark and bright branches
+    (1.3, 40.0, 0.5, -2.0, 1.0),
+    (0.5, 5.0, 0.5, -2.0, 1.0),
+    (1.6, 20.0, 2.0, 1.0, -0.5),    # blue detuning, negative u: Re x > 0
+    (0.0, 10.0, 0.5, -2.0, 1.0),    # the vacuum: only the j = 0 term
+])
+def test_log_factorial_moments_against_mpmath(eps, N, kappa, delta, u):
+    r"""log <a^dag^k a^k> = k log|xi|^2 - log|(x)_k|^2 + log 0F2(xb+k, x+k; 2|xi|^2)/0F2(xb, x; .)
+    from mpmath's own hypergeometric function at 30 digits, for rows k far beyond the series
+    peak: the sums stop early (once the rest is provably below e^-40 of each) and must still
+    equal the full series to float64 rounding."""
+    m = Kerr(eps=eps, N=N, kappa=kappa, delta=delta, u=u)
+    ks = [0, 1, 2, 7, 60, 150, 299]
+    lF = log_factorial_moments(m, 300, series_terms(m))
+    with mp.workdps(30):
+        E, U = mp.mpf(eps) * mp.sqrt(N), mp.mpf(u) / N
+        xi = 2 * E / (1j * U)
+        x = 2 * (1j * mp.mpf(delta) + kappa) / (1j * U)
+        z = 2 * abs(xi) ** 2
+        F0 = mp.re(mp.hyper([], [mp.conj(x), x], z))
+        for k in ks:
+            Fk = mp.re(mp.hyper([], [mp.conj(x) + k, x + k], z))
+            ref = (k * mp.log(abs(xi) ** 2) if k else 0) - 2 * mp.log(abs(mp.rf(x, k))) \
+                + mp.log(Fk / F0)
+            assert abs(lF[k] - float(ref)) <= 1e-12 * max(1.0, abs(float(ref))), (k, lF[k], ref)
 
 
 def test_tail_bound_is_an_upper_bound():

@@ -121,6 +121,56 @@ def test_plot_gap(tmp_path, clean_pyplot):
     assert_png(path)
 
 
+def test_plot_gap_marks_unresolved_gaps(tmp_path, clean_pyplot, monkeypatch):
+    """A gap resolved to worse than 1 % (the spectrum's ``resolution`` flag) is not a point of
+    its curve: an open circle with the bar gap +- resolution_1 when that is below the gap (none
+    for a NaN resolution), an open triangle at gap + resolution_1 (an upper bound) when not."""
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.figure import Figure
+
+    eps = np.linspace(0.8, 1.0, 11)
+    gap = 1e-6 * np.exp(-((eps - 0.9) / 0.05) ** 2)
+    res = 1e-3 * gap                    # resolved
+    res[[4, 6]] = 0.3 * gap[[4, 6]]     # bars
+    res[5] = 4.0 * gap[5]               # an upper bound only
+    res[3] = np.nan                     # unknown: open circle, no bar
+    data = {"N": [40.0] * eps.size, "eps": eps.tolist(), "gap": gap.tolist(),
+            "resolution_1": res.tolist()}
+    saved = []
+    real_savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda self, *a, **k: (saved.append(self), real_savefig(self, *a, **k)))
+    assert_png(plot_gap(data, tmp_path / "gap.png"))
+    ax = saved[0].axes[0]
+    curve = next(ln for ln in ax.get_lines() if ln.get_label() == "N = 40")
+    y = np.asarray(curve.get_ydata(), float)
+    unresolved = np.zeros(eps.size, bool)
+    unresolved[[3, 4, 5, 6]] = True
+    assert np.array_equal(np.isnan(y), unresolved)
+    np.testing.assert_array_equal(y[~unresolved], gap[~unresolved])
+    (bars,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    np.testing.assert_array_equal(bars.lines[0].get_xdata(), eps[[3, 4, 6]])
+    np.testing.assert_array_equal(bars.lines[0].get_ydata(), gap[[3, 4, 6]])
+    segs = bars.lines[2][0].get_segments()
+    lo = [sg[0][1] for sg in segs]
+    hi = [sg[1][1] for sg in segs]
+    want = np.array([0.0, res[4], res[6]])
+    np.testing.assert_allclose(lo, gap[[3, 4, 6]] - want, rtol=1e-12)
+    np.testing.assert_allclose(hi, gap[[3, 4, 6]] + want, rtol=1e-12)
+    (tri,) = [ln for ln in ax.get_lines() if ln.get_marker() == "v"]
+    np.testing.assert_array_equal(tri.get_xdata(), eps[[5]])
+    np.testing.assert_allclose(tri.get_ydata(), gap[[5]] + res[[5]], rtol=1e-12)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "gap $\\pm$ resolution (> 1%)" in texts and "unresolved: gap below the marker" in texts
+    # without resolution_1 (any other gap table) every positive gap is a point of the curve
+    saved.clear()
+    plot_gap({k: data[k] for k in ("N", "eps", "gap")}, tmp_path / "gap2.png")
+    ax = saved[0].axes[0]
+    assert not ax.containers
+    curve = next(ln for ln in ax.get_lines() if ln.get_label() == "N = 40")
+    np.testing.assert_array_equal(curve.get_ydata(), gap)
+
+
 def test_use_log_time():
     assert use_log_time(auto_like_times())
     assert not use_log_time(np.linspace(0.0, 20.0, 30))

@@ -36,6 +36,7 @@ import math
 import warnings
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammainc, gammaincc, gammaln
@@ -184,10 +185,12 @@ def polar_grid(nmax: int, radius: float | None = None, n_r: int | None = None,
     # window[i, p, n] = amp_pad[i, p+n]
     window = np.lib.stride_tricks.sliding_window_view(amp_pad, nmax, axis=1)
     pair = np.ascontiguousarray((window * amp[:, None, :]).transpose(1, 0, 2))
-    return PolarGrid(r=jnp.asarray(r), area=jnp.asarray(area), amp=jnp.asarray(amp),
-                     pair=jnp.asarray(pair),
-                     fock_tail=jnp.asarray(fock_tail), nmax=nmax, n_theta=n_theta,
-                     radius=radius, quad_error=quad_error, max_tail=max_tail)
+    # device_put, not jnp.asarray: jax 0.10 stages jnp.asarray of a numpy array through a
+    # small jitted program, compiled anew in every process (4 of them here, 60 ms)
+    put = jax.device_put
+    return PolarGrid(r=put(r), area=put(area), amp=put(amp), pair=put(pair),
+                     fock_tail=put(np.asarray(fock_tail, np.float64)), nmax=nmax,
+                     n_theta=n_theta, radius=radius, quad_error=quad_error, max_tail=max_tail)
 
 
 def refine(grid: PolarGrid, factor: float = 1.5) -> PolarGrid:

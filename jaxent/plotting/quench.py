@@ -261,16 +261,30 @@ def plot_quench_figures(data: dict[str, list], out_dir: str | os.PathLike,
     return paths
 
 
+#: A gap resolved to better than this fraction of itself is drawn as a point of its curve: the
+#: criterion of the ``resolution`` flag of :mod:`jaxent.studies.spectrum`.
+GAP_RESOLVED = 0.01
+
+
 def plot_gap(data: dict[str, list], path: str | os.PathLike,
              window: tuple[float, float] | None = BISTABILITY_WINDOW,
              eps_c: float = EPS_C) -> str:
-    """Draw GFL-quench Fig. 3: the Liouvillian gap ``gap`` versus ``eps`` on a log axis, one
+    r"""Draw GFL-quench Fig. 3: the Liouvillian gap ``gap`` versus ``eps`` on a log axis, one
     curve per ``N``, with the mean-field bistability ``window`` shaded and ``eps_c`` dashed.
-    Non-positive or non-finite gaps are left out. Returns ``path``."""
+
+    Where the table has the gap's absolute resolution (``resolution_1``, as
+    ``jaxent spectrum`` writes it), a gap resolved to worse than :data:`GAP_RESOLVED` of itself
+    is not a point of its curve (the line breaks there): it is drawn as an open circle with
+    the error bar ``gap`` $\pm$ ``resolution_1`` when the resolution is below the gap (no bar
+    when it is NaN), and as an open downward triangle at ``gap + resolution_1``, an upper
+    bound, when it is not (near eps_c at N >= 40 the gap is within a few float64 roundings of
+    $\|L\|$). Non-positive or non-finite gaps are left out. Returns ``path``."""
     missing = [c for c in ("N", "eps", "gap") if c not in data]
     if missing:
         raise ValueError(f"gap data lack column(s) {missing}")
     cols = {k: _floats(data[k]) for k in ("N", "eps", "gap")}
+    res = (_floats(data["resolution_1"]) if "resolution_1" in data
+           else np.zeros_like(cols["gap"]))
     sizes = sorted(set(cols["N"][np.isfinite(cols["N"])].tolist()))
     fig, ax = subplots(1, 1, figsize=(6, 4.3), constrained_layout=True)
     cast(ConstrainedLayoutEngine, fig.get_layout_engine()).set(w_pad=0.12)
@@ -278,19 +292,38 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
         ax.axvspan(window[0], window[1], color="orange", alpha=0.2,
                    label="bistability (mean field)")
     ax.axvline(eps_c, color="k", ls="--", lw=1.0, label=rf"$\epsilon_c$ = {_fmt(eps_c)}")
+    drew_bars = drew_bounds = False
     for N, c in zip(sizes, _colors(len(sizes))):
         m = (cols["N"] == N) & np.isfinite(cols["eps"]) & np.isfinite(cols["gap"]) \
             & (cols["gap"] > 0)
         if not m.any():
             continue
         order = np.argsort(cols["eps"][m], kind="stable")
-        ax.plot(cols["eps"][m][order], cols["gap"][m][order], ".-", color=c, ms=3, lw=1.2,
+        eps, gap, r = cols["eps"][m][order], cols["gap"][m][order], res[m][order]
+        resolved = r < GAP_RESOLVED * gap  # NaN resolution: not resolved
+        ax.plot(eps, np.where(resolved, gap, np.nan), ".-", color=c, ms=3, lw=1.2,
                 label=f"N = {_fmt(N)}")
+        bound = r >= gap
+        bar = ~resolved & ~bound  # with an unknown (NaN) resolution: the open circle only
+        if bar.any():
+            ax.errorbar(eps[bar], gap[bar], yerr=np.where(np.isfinite(r[bar]), r[bar], 0.0),
+                        fmt="o", mfc="none", color=c, ms=3.5, lw=0.8, capsize=2)
+            drew_bars = True
+        if bound.any():
+            ax.plot(eps[bound], gap[bound] + r[bound], "v", mfc="none", color=c, ms=4, lw=0)
+            drew_bounds = True
+    handles, labels = ax.get_legend_handles_labels()
+    if drew_bars:
+        handles.append(Line2D([], [], marker="o", mfc="none", color="0.3", ls="none", ms=3.5))
+        labels.append(f"gap $\\pm$ resolution (> {GAP_RESOLVED:.0%})")
+    if drew_bounds:
+        handles.append(Line2D([], [], marker="v", mfc="none", color="0.3", ls="none", ms=4))
+        labels.append("unresolved: gap below the marker")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\epsilon$")
     ax.set_ylabel(r"Liouvillian gap $\lambda$")
     ax.grid(alpha=0.25, lw=0.5, which="major")
-    ax.legend(fontsize=7, loc="best", framealpha=0.8)
+    ax.legend(handles, labels, fontsize=7, loc="best", framealpha=0.8)
     fig.suptitle("GFL-quench Fig. 3: Liouvillian gap", fontsize=11)
     fig.savefig(path, dpi=130)
     return os.fspath(path)

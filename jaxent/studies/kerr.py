@@ -64,10 +64,13 @@ KERR_COLUMNS = KERR_KEY + ["nmax"] + list(KERR_OUTPUTS) + list(KERR_DIAGNOSTICS)
 
 #: Cost model of a sweep group on a 2-core CPU (jax 0.10.2), measured on chunks of 8 points of
 #: ``kerr_point`` (exact state + Wehrl terms) at nmax 64..240: one point at ``nmax`` takes
-#: ``0.020 (nmax/192)^2`` s (2.2 ms at 64, 17 ms at 176), one compilation about 2.4 s
-#: whatever nmax (the grid's tables are an argument of the program, not constants in it). It
-#: ranks the shape classes (:func:`~jaxent.sweep.shape_classes`) and labels the progress bar;
-#: only ratios matter for the classes.
+#: ``0.020 (nmax/192)^2`` s (2.2 ms at 64, 17 ms at 176), one compilation 1.0-1.6 s from
+#: nmax 64 to 240, modelled as 1.3 s whatever nmax (the grid's tables are an argument of the
+#: program, not constants in it). It ranks the shape classes
+#: (:func:`~jaxent.sweep.shape_classes`) and labels the progress bar; only ratios matter for
+#: the classes. With 1.3 s the default sweep (N = 10..40, nmax 64..176) compiles two classes,
+#: 128 and 176, instead of one: 8.1-8.5 s instead of 10.2-11.9 s with a filled cache, the same
+#: 10.6-14.0 s within noise from an empty one (two runs each).
 _SECONDS_AT_192 = 0.020
 
 
@@ -76,7 +79,7 @@ def _point_seconds(nmax: int) -> float:
 
 
 def _compile_seconds(nmax: int) -> float:
-    return 2.4
+    return 1.3
 
 
 @functools.lru_cache(maxsize=None)
