@@ -134,12 +134,50 @@ def _format_warning(prog: str):
     return fmt
 
 
+class _DropOnClosedPipe:
+    """``sys.stdout`` of the console command: once the reader has closed the pipe
+    (``jaxent kerr ... | head``), further output goes to ``os.devnull`` instead of raising
+    ``BrokenPipeError``, so the command still finishes its work (rows, figures, result files)
+    and exits 0. Everything else is the wrapped stream's."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _drop(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())  # buffered text now flushes into devnull
+        os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _drop_output_on_closed_pipe() -> None:
+    if sys.stdout is not None and not isinstance(sys.stdout, _DropOnClosedPipe):
+        sys.stdout = _DropOnClosedPipe(sys.stdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``jaxent <command> ...``. Errors are one line on stderr, no traceback: bad input or
     unusable output (``ValueError``, including :class:`jaxent.io.StorageError`) and operating
     system errors (``OSError``) exit with status 2; Ctrl-C exits with status 130 (re-running
     the same command resumes)."""
     module = None
+    if argv is None:  # the console script
+        _drop_output_on_closed_pipe()
     try:
         parser, subparsers = _build()
         args, extra = parser.parse_known_args(argv)

@@ -4,6 +4,7 @@ import argparse
 import csv
 import fcntl
 import os
+import sys
 import warnings
 
 import pytest
@@ -30,6 +31,32 @@ def _err_lines(capsys):
 def test_version(capsys):
     assert _run(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"jaxent {jaxent.__version__}"
+
+
+def test_closed_stdout_is_no_error(tmp_path):
+    """``jaxent ... | head``: once the reader has closed the pipe, the command drops the rest
+    of its output and still finishes its work: the sweep's rows and its figure are written,
+    the status is 0, and nothing is said on stderr (before: ``BrokenPipeError``, status 1 or
+    ``error: Broken pipe``, status 2, and no figure when the pipe broke before it). The read
+    end is closed before the process starts, so every write fails for certain."""
+    import subprocess
+
+    from jaxent.io import read_csv
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        for argv in (["--version"],
+                     ["kerr", "--N", "3", "--eps", "0.5", "0.7", "--out", str(tmp_path),
+                      "--no-progress"]):
+            proc = subprocess.run([sys.executable, "-m", "jaxent", *argv], stdout=w,
+                                  stderr=subprocess.PIPE, text=True, timeout=600)
+            assert proc.returncode == 0 and proc.stderr == "", (argv, proc.stderr)
+    finally:
+        os.close(w)
+    data = read_csv(tmp_path / "kerr.csv", key=["N", "eps", "kappa", "delta", "u"])
+    assert sorted(data["eps"]) == [0.5, 0.7] and not any(data["flags"])
+    assert (tmp_path / "kerr_fig2.png").stat().st_size > 1000
 
 
 def test_out_is_a_regular_file(tmp_path, capsys):
@@ -305,7 +332,6 @@ def test_chain_with_an_absurd_rate_is_flagged_not_a_crash(tmp_path, capsys):
 def test_warnings_are_one_line_without_source(tmp_path):
     """As a user sees them (a subprocess: pytest records warnings instead of printing them)."""
     import subprocess
-    import sys
 
     argv = ["kerr", "--N", "5", "--eps", "1.3", "--nmax", "12", "--out", str(tmp_path),
             "--no-progress"]
