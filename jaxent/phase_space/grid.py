@@ -182,9 +182,12 @@ def polar_grid(nmax: int, radius: float | None = None, n_r: int | None = None,
             f"{default_n_r(radius)})", UserWarning, stacklevel=2)
     area = w * r * (2.0 * np.pi / n_theta)
     amp_pad = np.pad(amp, ((0, 0), (nmax - 1, nmax - 1)))
-    # window[i, p, n] = amp_pad[i, p+n]
+    # window[i, p, n] = amp_pad[i, p+n]; pair[p, i, n] = window[i, p, n] amp[i, n], written
+    # straight into its (p, i, n) layout (multiplying first and copying into that layout
+    # afterwards took 0.04-0.3 s at nmax = 176, 78 MB, against 15 ms)
     window = np.lib.stride_tricks.sliding_window_view(amp_pad, nmax, axis=1)
-    pair = np.ascontiguousarray((window * amp[:, None, :]).transpose(1, 0, 2))
+    pair = np.multiply(window.transpose(1, 0, 2), amp[None],
+                       out=np.empty((2 * nmax - 1, n_r, nmax)))
     # device_put, not jnp.asarray: jax 0.10 stages jnp.asarray of a numpy array through a
     # small jitted program, compiled anew in every process (4 of them here, 60 ms)
     put = jax.device_put
