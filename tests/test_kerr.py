@@ -305,6 +305,7 @@ def test_grad_through_structured_ness():
     (dict(eps=[1.0, 2.0], N=10.0), "eps"),
     (dict(eps="abc", N=10.0), "^eps must be a real number, got 'abc'"),
     (dict(eps=1 + 1j, N=10.0), r"^eps must be a real number, got \(1\+1j\)"),
+    (dict(eps=None, N=10.0), "^eps must be a real number, got None"),
 ])
 def test_bad_parameters(kwargs, name):
     with pytest.raises(ValueError, match=name):

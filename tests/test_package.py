@@ -1,4 +1,5 @@
-"""The package's import-time settings (``jaxent/__init__.py``): float64 and the XLA flags."""
+"""The package's import-time settings (``jaxent/__init__.py``): float64, the XLA flags, and what
+it does not import."""
 
 import os
 import subprocess
@@ -53,3 +54,18 @@ def test_flags_are_accepted_by_xla():
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "14.0"
+
+
+def test_the_kerr_command_does_not_import_scipy():
+    """Every jaxent process would pay scipy.special's import (0.14 s on the CI machine): the
+    package and the Kerr command's modules use jaxent._special instead (scipy remains a
+    dependency of the benchmarks and tests)."""
+    code = ("import sys, jaxent, jaxent.commands.kerr, jaxent.studies.kerr, jaxent.plotting.kerr; "
+            "from jaxent.models.kerr import Kerr, choose_nmax; "
+            "from jaxent.phase_space.grid import polar_grid; "
+            "choose_nmax(Kerr(eps=0.94, N=20.0)); polar_grid(40); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

@@ -162,6 +162,18 @@ def test_plot_gap_marks_unresolved_gaps(tmp_path, clean_pyplot, monkeypatch):
     np.testing.assert_allclose(tri.get_ydata(), gap[[5]] + res[[5]], rtol=1e-12)
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "gap $\\pm$ resolution (> 1%)" in texts and "unresolved: gap below the marker" in texts
+    # an infinite or negative resolution is none: an open circle without a bar, never a
+    # marker at infinity; a resolution column that does not match the gaps is refused
+    saved.clear()
+    res2 = res.copy()
+    res2[5], res2[3] = np.inf, -1e-9
+    plot_gap({**data, "resolution_1": res2.tolist()}, tmp_path / "gap3.png")
+    ax = saved[0].axes[0]
+    (bars,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    np.testing.assert_array_equal(bars.lines[0].get_xdata(), eps[[3, 4, 5, 6]])
+    assert not [ln for ln in ax.get_lines() if ln.get_marker() == "v"]
+    with pytest.raises(ValueError, match="resolution_1 has 10 values for 11 gaps"):
+        plot_gap({**data, "resolution_1": res[:-1].tolist()}, tmp_path / "gap4.png")
     # without resolution_1 (any other gap table) every positive gap is a point of the curve
     saved.clear()
     plot_gap({k: data[k] for k in ("N", "eps", "gap")}, tmp_path / "gap2.png")

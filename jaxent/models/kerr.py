@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.core import Tracer
 
+from jaxent._special import log_factorial
 from jaxent._validation import static_int
 from jaxent.fock.operators import create, destroy, number
 from jaxent.fock.truncation import TruncationWarning, check_truncation, tail_population
@@ -44,7 +45,7 @@ from jaxent.tolerances import PIN_TOL, RESOLVE_TOL, TAIL_TOL  # noqa: F401 - PIN
 
 def _f64_named(name):
     def convert(x):
-        if isinstance(x, (str, bytes)) or np.iscomplexobj(x):
+        if x is None or isinstance(x, (str, bytes)) or np.iscomplexobj(x):
             raise ValueError(f"{name} must be a real number, got {x!r}")
         try:
             if isinstance(x, jax.Array):  # tracers included
@@ -377,8 +378,6 @@ def log_factorial_moments(model: Kerr, k_max: int, n_terms: int) -> np.ndarray:
     terms, summed in log space (numpy): at most ``n_terms`` terms, fewer once the rest is
     provably below $e^{-40}$ of every sum (see the comment in the code).
     """
-    from scipy.special import gammaln
-
     eps, N = float(model.eps), float(model.N)
     kappa, delta, u = float(model.kappa), float(model.delta), float(model.u)
     E, U = eps * math.sqrt(N), u / N
@@ -389,7 +388,7 @@ def log_factorial_moments(model: Kerr, k_max: int, n_terms: int) -> np.ndarray:
     c = np.concatenate([[0.0], np.cumsum(np.log(np.abs(x + i)))])  # c[m] = sum_{i<m} log|x+i|
     k = np.arange(k_max)[:, None]
     jj = np.arange(n_terms)
-    log_fact = gammaln(jj + 1.0)
+    log_fact = log_factorial(jj)
     # Where the terms stop mattering: row k's term ratio t_{k,j+1}/t_{kj} is
     # z/((j+1)|x+k+j|^2). For j >= -Re x, |x+k+j| >= |x+j| grows with j, so from the first such
     # j0 where z/((j0+1)|x+j0|^2) <= 1/2 on, every row falls at least geometrically (ratio
@@ -425,8 +424,6 @@ def tail_bound(model: Kerr, M, n_terms: int | None = None) -> np.ndarray:
     bound sees a bright peak of weight $10^{-12}$ that $\langle n\rangle$ and the variance cannot:
     what the bistability window needs. Concrete parameters only.
     """
-    from scipy.special import gammaln
-
     M = np.atleast_1d(np.asarray(M, dtype=int))
     K = int(M.max()) + 1
     J = series_terms(model) if n_terms is None else n_terms
@@ -435,8 +432,8 @@ def tail_bound(model: Kerr, M, n_terms: int | None = None) -> np.ndarray:
     lF = log_factorial_moments(model, K, J)
     k = np.arange(K)[None, :]
     Mc = M[:, None]
-    lb = np.where(k <= Mc, lF[None, :] - gammaln(Mc + 1.0) + gammaln(np.maximum(Mc - k, 0) + 1.0),
-                  np.inf)
+    lb = np.where(k <= Mc,
+                  lF[None, :] - log_factorial(Mc) + log_factorial(np.maximum(Mc - k, 0)), np.inf)
     return np.exp(np.min(lb, axis=1))
 
 

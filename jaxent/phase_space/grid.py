@@ -39,8 +39,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.special import gammainc, gammaincc, gammaln
 
+from jaxent._special import log_factorial, poisson_tails
 from jaxent._validation import static_int
 
 #: Default tolerance of the grid self-checks (quadrature and disc-edge tail).
@@ -162,12 +162,12 @@ def polar_grid(nmax: int, radius: float | None = None, n_r: int | None = None,
     r = 0.5 * radius * (x + 1.0)
     w = 0.5 * radius * w
     n = np.arange(nmax)
-    log_amp = -0.5 * r[:, None] ** 2 + n[None, :] * np.log(r[:, None]) - 0.5 * gammaln(n + 1.0)
+    log_amp = -0.5 * r[:, None] ** 2 + n[None, :] * np.log(r[:, None]) - 0.5 * log_factorial(n)
     amp = np.exp(log_amp)
     # Disc mass of |n><n|: int_0^R 2 r C_n(r)^2 dr = P(n+1, R^2).
     disc_quad = (2.0 * w * r) @ amp**2
-    quad_error = float(np.max(np.abs(disc_quad - gammainc(n + 1.0, radius**2))))
-    fock_tail = gammaincc(n + 1.0, radius**2)
+    disc_mass, fock_tail = poisson_tails(nmax, radius**2)  # P(n+1, R^2), Q(n+1, R^2)
+    quad_error = float(np.max(np.abs(disc_quad - disc_mass)))
     max_tail = float(fock_tail[-1])
     if max_tail > tol:
         warnings.warn(

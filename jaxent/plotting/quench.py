@@ -276,15 +276,19 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
     ``jaxent spectrum`` writes it), a gap resolved to worse than :data:`GAP_RESOLVED` of itself
     is not a point of its curve (the line breaks there): it is drawn as an open circle with
     the error bar ``gap`` $\pm$ ``resolution_1`` when the resolution is below the gap (no bar
-    when it is NaN), and as an open downward triangle at ``gap + resolution_1``, an upper
-    bound, when it is not (near eps_c at N >= 40 the gap is within a few float64 roundings of
-    $\|L\|$). Non-positive or non-finite gaps are left out. Returns ``path``."""
+    when it is NaN, infinite or negative), and as an open downward triangle at
+    ``gap + resolution_1``, an upper bound, when it is not (near eps_c at N >= 40 the gap is
+    within a few float64 roundings of $\|L\|$). Non-positive or non-finite gaps are left out.
+    Returns ``path``."""
     missing = [c for c in ("N", "eps", "gap") if c not in data]
     if missing:
         raise ValueError(f"gap data lack column(s) {missing}")
     cols = {k: _floats(data[k]) for k in ("N", "eps", "gap")}
     res = (_floats(data["resolution_1"]) if "resolution_1" in data
            else np.zeros_like(cols["gap"]))
+    if res.shape != cols["gap"].shape:
+        raise ValueError(f"resolution_1 has {res.size} values for {cols['gap'].size} gaps")
+    res = np.where(res >= 0, res, np.nan)  # a negative resolution is no resolution
     sizes = sorted(set(cols["N"][np.isfinite(cols["N"])].tolist()))
     fig, ax = subplots(1, 1, figsize=(6, 4.3), constrained_layout=True)
     cast(ConstrainedLayoutEngine, fig.get_layout_engine()).set(w_pad=0.12)
@@ -303,8 +307,9 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
         resolved = r < GAP_RESOLVED * gap  # NaN resolution: not resolved
         ax.plot(eps, np.where(resolved, gap, np.nan), ".-", color=c, ms=3, lw=1.2,
                 label=f"N = {_fmt(N)}")
-        bound = r >= gap
-        bar = ~resolved & ~bound  # with an unknown (NaN) resolution: the open circle only
+        bound = (r >= gap) & np.isfinite(r)
+        # an unknown (NaN) or unbounded (inf) resolution: the open circle, no bar
+        bar = ~resolved & ~bound
         if bar.any():
             ax.errorbar(eps[bar], gap[bar], yerr=np.where(np.isfinite(r[bar]), r[bar], 0.0),
                         fmt="o", mfc="none", color=c, ms=3.5, lw=0.8, capsize=2)
