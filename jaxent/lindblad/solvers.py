@@ -249,11 +249,17 @@ def _gather(arr, idx, valid):
     return jnp.where(jnp.asarray(valid), arr[safe], 0.0)
 
 
+def _split_shift(L) -> tuple[AbstractLindbladian, Any]:
+    """``(base, sigma)`` of a :class:`~jaxent.lindblad.operators.ShiftedLindbladian`
+    ``base - sigma``; ``(L, 0.0)`` for any other operator."""
+    return (L.base, L.sigma) if isinstance(L, ShiftedLindbladian) else (L, 0.0)
+
+
 def _banded_parts(L, solver: str) -> tuple[BandedLindbladian, Any]:
     """``(banded, sigma)`` of a :class:`BandedLindbladian` (``sigma = 0``) or of a
     :class:`~jaxent.lindblad.operators.ShiftedLindbladian` of one; ``TypeError`` naming
     ``solver`` for anything else."""
-    base, sigma = (L.base, L.sigma) if isinstance(L, ShiftedLindbladian) else (L, 0.0)
+    base, sigma = _split_shift(L)
     if not isinstance(base, BandedLindbladian):
         raise TypeError(f"{solver} needs a BandedLindbladian (got {type(base).__name__}); use "
                         "DenseSolver or KrylovSolver")
@@ -544,7 +550,7 @@ class KrylovSolver(AbstractSolver):
         # tr y != 0 (L - sigma is invertible on traceless matrices); for y = rho_ss + z with z
         # traceless it needs (L - sigma) z = sigma rho_ss - w I / n, whose left side is
         # traceless and whose right side has trace sigma - w
-        sigma = L.sigma if isinstance(L, ShiftedLindbladian) else 0.0
+        sigma = _split_shift(L)[1]
         # Border on the scale of the slowest population decay: a border far larger than that
         # makes the preconditioned operator ill-conditioned (GMRES then stalls far from the
         # solution, measured).
