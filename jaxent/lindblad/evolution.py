@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxent._validation import is_concrete
 from jaxent.fock.truncation import TruncationWarning, tail_population
 from jaxent.interop import as_lindbladian, as_operator
 from jaxent.lindblad.operators import AbstractLindbladian
@@ -89,6 +90,23 @@ def _checks(rho):
             tail_population(jnp.real(jnp.diagonal(rho))))
 
 
+_SAVE_TIMES = "save times must be finite, >= 0 and non-decreasing"
+
+
+def _check_save_times(ts):
+    """``ts`` unchanged if its values are finite, ``>= 0`` and non-decreasing. Concrete:
+    ``ValueError`` naming ``ts`` with the values; traced: :func:`equinox.error_if` (raises at
+    run time). Without this, an out-of-order or negative time was silently wrong: diffrax
+    integrates up to ``ts[-1]`` and the times were clipped into ``[0, ts[-1]]`` first."""
+    if is_concrete(ts):
+        v = np.asarray(ts)
+        if not (np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(np.diff(v) >= 0)):
+            raise ValueError(f"ts: {_SAVE_TIMES}, got {v}")
+        return ts
+    ok = jnp.all(jnp.isfinite(ts)) & jnp.all(ts >= 0) & jnp.all(jnp.diff(ts) >= 0)
+    return eqx.error_if(ts, ~ok, f"ts: {_SAVE_TIMES}")
+
+
 def _method(method: str, rtol: float):
     import diffrax
 
@@ -129,7 +147,8 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
     **Arguments:**
 
     - ``L``: any Lindbladian; ``rho0``: ``(n, n)`` initial density matrix at ``t = 0``.
-    - ``ts``: ``(T,)`` increasing save times ``>= 0`` (traced).
+    - ``ts``: ``(T,)`` non-decreasing save times ``>= 0`` (traced; anything else is a
+      ``ValueError`` naming ``ts``, or under ``jit`` an ``equinox`` runtime error).
     - ``fn(t, rho) -> pytree``: what to keep at each save time (default: ``rho``).
     - ``spectrum`` (with ``rho_ss``, the steady state of ``L``): enables the slow-mode
       propagation after ``t_switch``. Without it every time comes from the ODE.
@@ -155,6 +174,7 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
     ts = jnp.asarray(ts, jnp.float64)
     if ts.ndim != 1 or ts.shape[0] < 1:
         raise ValueError(f"ts: must be a 1-D array of save times, got shape {ts.shape}")
+    ts = _check_save_times(ts)
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol, atol: must be positive, got {rtol}, {atol}")
     if isinstance(save_batch, bool) or not isinstance(save_batch, (int, np.integer)) \
