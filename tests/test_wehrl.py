@@ -185,12 +185,13 @@ def test_second_derivatives_finite_where_q_is_rounding_noise():
     """Far out on a large grid Q is rounding noise (+-1e-17 of its peak, often negative). The
     integrands treat it as zero to every order of derivative: forward-over-reverse second
     derivatives (Newton's curvature in jaxent.critical) were NaN there when the floor was
-    float64's tiny, whose square and cube underflow. Checked against central differences of
-    the reverse-mode gradient (converged to 1e-12 from h = 3e-4 down to 3e-5), to the rounding
-    floor of the forward-over-reverse derivative: it picks up the noise in Q, and moving the
-    grid's radial amplitudes by 1-2 ulps (six random perturbations, or math.lgamma instead of
-    scipy's gammaln in them) moves d2 of dS_dt by up to 4.9e-7 (6e-5 of it) and of Pi_U (zero)
-    by up to 5e-8. (The earlier rtol 1e-6 was met by 1.04e-7 against 1.08e-7 on one grid.)"""
+    float64's tiny, whose square and cube underflow, and carried ~1e-7 of noise while the floor
+    was 1e-100 absolute (ln Q of values between 1e-100 and ~1e-26 of the peak: d2 Pi_U 1.5e-7
+    where it is 2e-11; moving the grid's amplitudes by 1-2 ulps moved d2 dS_dt by 6e-5 of it).
+    With the floor at 1e-20 of the peak: checked against central differences of the
+    reverse-mode gradient (converged to 1e-12 from h = 3e-4 down to 3e-5); over four random
+    1-2 ulp perturbations of the grid's pair table the largest difference was 3.7e-10
+    absolute, 6.5e-8 relative."""
     nmax, b0 = 64, 3.0
     g = polar_grid(nmax)
     H = jnp.asarray(kerr_H(8, 0.9, nmax).full())
@@ -205,7 +206,7 @@ def test_second_derivatives_finite_where_q_is_rounding_noise():
     d1 = jax.jit(jax.jacrev(terms))
     h = 1e-4
     fd = np.asarray(d1(b0 + h) - d1(b0 - h)) / (2 * h)
-    np.testing.assert_allclose(d2, fd, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(d2, fd, rtol=1e-6, atol=2e-9)
 
 
 def test_bad_input_and_diagnostics(grid40):
