@@ -53,9 +53,16 @@ def banded_memory_bytes(nmax: int, n_buckets: int = 4, batch: int = 1) -> float:
     gradient machinery: the block LU factors (one padded ``Q x Q`` complex block per diagonal,
     ~``nmax^3 / 3`` entries unpadded) plus a few dense ``nmax x nmax`` work arrays and the
     Husimi grid, times ``batch`` points evaluated together."""
-    from jaxent.lindblad.solvers import bucket_bounds
+    if nmax > 4096:
+        # the unpadded factors alone, sum_d (nmax - d + 1)^2 ~ nmax^3 / 3 entries (> 1 TB here):
+        # a lower bound that refuses at once, where the padding's dynamic programme
+        # (O(n_buckets nmax^2)) took minutes (a Kerr sweep at N = 1e5 asks for nmax ~ 2.5e5)
+        blocks = nmax * (nmax + 1) * (2 * nmax + 1) // 6 - 1  # sum_{j=2}^{nmax} j^2
+    else:
+        from jaxent.lindblad.solvers import bucket_bounds
 
-    blocks = sum((hi - lo + 1) * (nmax - lo + 1) ** 2 for lo, hi in bucket_bounds(nmax, n_buckets))
+        blocks = sum((hi - lo + 1) * (nmax - lo + 1) ** 2
+                     for lo, hi in bucket_bounds(nmax, n_buckets))
     per_point = 16.0 * 2.5 * blocks + 16.0 * 64 * nmax**2 + 8.0 * 200 * nmax**2
     return batch * per_point
 

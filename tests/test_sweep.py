@@ -94,6 +94,22 @@ def test_huge_sizes_are_refused_with_the_largest_that_fits(tmp_path, monkeypatch
     assert not (tmp_path / "b.csv").exists()
 
 
+def test_a_size_far_beyond_memory_is_refused_at_once(tmp_path):
+    # N = 1e5 has no exact series and asks the banded solver for nmax ~ 2.4e5, whose padded
+    # block sizes took minutes to optimise just to be refused; the unpadded lower bound
+    # refuses at once (the command took 3 s instead of minutes, most of it the imports)
+    from jaxent.lindblad.solvers import bucket_bounds
+    from jaxent.resources import banded_memory_bytes
+
+    with pytest.raises(MemoryError, match=r"N=100000 needs nmax of about \d+"):
+        kerr_sweep([100000], [1.0], tmp_path / "a.csv", progress=False)
+    # the bound used beyond nmax 4096 is below the padded size it replaces (both at 4096)
+    n = 4096
+    padded = sum((hi - lo + 1) * (n - lo + 1) ** 2 for lo, hi in bucket_bounds(n, 4))
+    assert n * (n + 1) * (2 * n + 1) // 6 - 1 <= padded
+    assert banded_memory_bytes(4097) >= banded_memory_bytes(4096) * 0.5
+
+
 def test_cut_row_and_flagged_rows_are_recomputed(tmp_path):
     out = tmp_path / "kerr.csv"
     # nmax = 14 is too small at eps = 1.3 (<n> = 13): the row is written, flagged, with a warning
