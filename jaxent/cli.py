@@ -114,13 +114,22 @@ def _one_line(msg: str) -> str:
     return " ".join(part.strip() for part in str(msg).splitlines() if part.strip())
 
 
-def _os_error_message(exc: OSError) -> str:
+def _os_error_message(exc: OSError, out: str | None = None) -> str:
+    """One line for an operating-system error; ``--out: `` first when it concerns the output
+    folder ``out`` (the folder itself, a folder above it or a file in it)."""
     msg = exc.strerror or str(exc)
+    if out and exc.filename is not None and _on_path(os.fsdecode(exc.filename), out):
+        msg = "--out: " + msg
     if exc.filename is not None:
         msg += f": {exc.filename}"
         if exc.filename2 is not None:
             msg += f" -> {exc.filename2}"
     return _one_line(msg)
+
+
+def _on_path(name: str, out: str) -> bool:
+    a, b = os.path.abspath(name), os.path.abspath(out)
+    return a == b or b.startswith(a.rstrip(os.sep) + os.sep) or a.startswith(b + os.sep)
 
 
 def _format_warning(prog: str):
@@ -189,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
 
         enable_compilation_cache()  # a repeated command does not compile again
         out = getattr(args, "out", None)
+        if isinstance(out, str) and not out.strip():
+            sub.error(f"--out: must name a folder, got {out!r}")
         new_out = isinstance(out, str) and not os.path.lexists(out)
         try:
             fmt, warnings.formatwarning = warnings.formatwarning, _format_warning(sub.prog)
@@ -202,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             _remove_if_empty(out, new_out)
             sys.stdout.flush()
-            sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc)}\n")
+            sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc, out)}\n")
     except KeyboardInterrupt as exc:
         sys.stdout.flush()
         # a command that writes its results only when it completes says so (INTERRUPTED); a
@@ -213,6 +224,17 @@ def main(argv: list[str] | None = None) -> int:
         if sweep is not None and isinstance(exc, sweep.SweepInterrupted):
             note = f"{exc}; re-run the same command to resume"
         sys.stderr.write(f"interrupted: {note}\n")
+        if argv is None:
+            # Every file is closed by now (the sweep's store left its `with`). An XLA
+            # compilation cut by the Ctrl-C can still be running on XLA's threads, and
+            # Python's teardown then aborted 1 time in 4 after this message ("pure virtual
+            # method called", SIGABRT instead of 130): the console command leaves without it.
+            sys.stderr.flush()
+            try:
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                pass
+            os._exit(130)
         sys.exit(130)
     if argv is None:  # the console script: a Ctrl-C during interpreter shutdown is not an error
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -63,10 +63,13 @@ def test_out_is_a_regular_file(tmp_path, capsys):
     out = tmp_path / "results"
     out.write_text("not a directory")
     assert _run(["kerr", "--N", "5", "--eps", "0.5", "--out", str(out), "--no-progress"]) == 2
-    assert _err_lines(capsys) == [f"jaxent kerr: error: File exists: {out}"]
+    assert _err_lines(capsys) == [f"jaxent kerr: error: --out: File exists: {out}"]
     out2 = out / "sub"  # a directory under a regular file
     assert _run(["kerr", "--N", "5", "--eps", "0.5", "--out", str(out2), "--no-progress"]) == 2
-    assert _err_lines(capsys) == [f"jaxent kerr: error: Not a directory: {out2}"]
+    assert _err_lines(capsys) == [f"jaxent kerr: error: --out: Not a directory: {out2}"]
+    assert _run(["kerr", "--N", "5", "--eps", "0.5", "--out", "", "--no-progress"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "jaxent kerr: error: --out: must name a folder, got ''")
 
 
 def test_storage_error_shows_subcommand_usage(tmp_path, capsys):
@@ -122,7 +125,7 @@ def test_unwritable_out_is_one_line(capsys):
     """A real unwritable folder (/sys refuses mkdir even to root, so this runs as root too)."""
     assert _run(["dicke", "--lam-over-lamc", "0.5", "--out", "/sys/jaxent-test/out"]) == 2
     assert _err_lines(capsys) == [
-        "jaxent dicke: error: Operation not permitted: /sys/jaxent-test"]
+        "jaxent dicke: error: --out: Operation not permitted: /sys/jaxent-test"]
 
 
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
@@ -161,6 +164,30 @@ def test_ctrl_c_during_a_sweep_says_what_was_saved_and_resumes(tmp_path, capsys,
     assert _run(argv) == 0
     out = capsys.readouterr().out
     assert "computed 2 points (2 already in" in out
+
+
+def test_console_ctrl_c_leaves_without_interpreter_teardown(tmp_path):
+    """The console command (main() without argv) exits 130 through os._exit after its message:
+    a Ctrl-C during an XLA compilation made Python's teardown abort 1 time in 4 (SIGABRT,
+    "pure virtual method called"). atexit handlers do not run on that path: the marker below
+    proves it was taken."""
+    import subprocess
+
+    code = ("import atexit, sys\n"
+            "import jaxent.commands.kerr as k\n"
+            "from jaxent.cli import main\n"
+            "def run(args):\n"
+            "    raise KeyboardInterrupt\n"
+            "k.run = run\n"
+            "atexit.register(lambda: print('teardown ran', file=sys.stderr))\n"
+            f"sys.argv = ['jaxent', 'kerr', '--out', {str(tmp_path)!r}]\n"
+            "main()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 130, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == ["interrupted: re-run the same command to resume (rows already written "
+                     "are kept)"], lines
 
 
 def test_ctrl_c_of_a_command_that_writes_at_the_end(tmp_path, capsys, monkeypatch):

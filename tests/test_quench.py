@@ -78,6 +78,8 @@ def test_quench_command_and_its_errors(tmp_path, capsys):
         header = next(csv.reader(f))
     assert header[:4] == ["N", "eps_i", "eps_f", "kappa"] and set(QUENCH_COLUMNS) <= set(header)
     for bad, msg in ((["--t", "2:0:3"], "--t: save times must be strictly increasing"),
+                     (["--t", "0", "2", "1"], "--t: save times must be strictly increasing"),
+                     (["--t", "auto", "5"], "--t: cannot parse"),
                      (["--t", "auto:2"], "--t: auto needs at least 3 save times"),
                      (["--t", "soon"], "--t: cannot parse"),
                      (["--eps-f", "-1"], "--eps-f: pumps must be >= 0")):
@@ -102,3 +104,13 @@ def test_spectrum_sweep_and_command(tmp_path, capsys):
     assert (r.computed, r.skipped) == (0, 2)
     with pytest.raises(ValueError, match="^k must"):
         spectrum_sweep([1], [0.6], tmp_path / "x.csv", k=0, progress=False)
+
+
+def test_save_times_take_values_and_ranges_in_any_mix():
+    from jaxent.commands.quench import parse_times
+
+    ts, auto = parse_times(["0", "0.5", "1:2:3"])
+    np.testing.assert_array_equal(ts, [0.0, 0.5, 1.0, 1.5, 2.0])
+    assert auto is None
+    np.testing.assert_array_equal(parse_times(["0,0.5", "1"])[0], [0.0, 0.5, 1.0])
+    assert parse_times(["auto:7"]) == (None, 7) and parse_times("auto") == (None, 201)

@@ -25,8 +25,9 @@ def add_parser(sub) -> None:
     add_values_argument(p, "N", DEFAULT_N, "system sizes N")
     add_values_argument(p, "eps-i", ["0.5"], "initial pumps (the state starts in their NESS)")
     add_values_argument(p, "eps-f", DEFAULT_EPS_F, "final pumps (the dynamics)")
-    p.add_argument("--t", default="0:20:201", metavar="TIMES",
-                   help="save times: start:stop:count, explicit comma-separated values, or "
+    p.add_argument("--t", nargs="+", default=["0:20:201"], metavar="TIMES",
+                   help="save times: start:stop:count ranges and explicit values (space- or "
+                        "comma-separated, in any mix), or "
                         "'auto' / 'auto:COUNT' (COUNT times out to full relaxation, 30/gap, on a "
                         "log scale when long; default count 201); default 0:20:201")
     p.add_argument("--kappa", type=float, default=0.5, help="loss rate, 2 kappa D[a]")
@@ -43,9 +44,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output directory (quench.csv, quench_*.png)")
 
 
-def parse_times(text: str) -> tuple[np.ndarray | None, int | None]:
-    """``--t`` -> ``(times, None)`` or ``(None, auto_count)``."""
-    text = text.strip()
+def parse_times(text: str | list[str]) -> tuple[np.ndarray | None, int | None]:
+    """``--t`` (its words, or one string) -> ``(times, None)`` or ``(None, auto_count)``."""
+    text = (" ".join(text) if isinstance(text, (list, tuple)) else text).strip()
     if text == "auto" or text.startswith("auto:"):
         count = 201
         if text != "auto":
