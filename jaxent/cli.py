@@ -115,10 +115,13 @@ def _one_line(msg: str) -> str:
 
 
 def _os_error_message(exc: OSError, out: str | None = None) -> str:
-    """One line for an operating-system error; ``--out: `` first when it concerns the output
-    folder ``out`` (the folder itself, a folder above it or a file in it)."""
+    """One line for an operating-system error; ``--out: `` first when it is about making the
+    output folder ``out`` (the folder itself or a folder above it; a file inside it may be an
+    input, e.g. ``jaxent fit --data res/kerr.csv --out res``, and is named by its path)."""
     msg = exc.strerror or str(exc)
-    if out and exc.filename is not None and _on_path(os.fsdecode(exc.filename), out):
+    name = exc.filename
+    if out and isinstance(name, (str, bytes, os.PathLike)) and _at_or_above(os.fsdecode(name),
+                                                                             out):
         msg = "--out: " + msg
     if exc.filename is not None:
         msg += f": {exc.filename}"
@@ -127,9 +130,9 @@ def _os_error_message(exc: OSError, out: str | None = None) -> str:
     return _one_line(msg)
 
 
-def _on_path(name: str, out: str) -> bool:
+def _at_or_above(name: str, out: str) -> bool:
     a, b = os.path.abspath(name), os.path.abspath(out)
-    return a == b or b.startswith(a.rstrip(os.sep) + os.sep) or a.startswith(b + os.sep)
+    return a == b or b.startswith(a.rstrip(os.sep) + os.sep)
 
 
 def _format_warning(prog: str):
@@ -215,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
             sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc, out)}\n")
     except KeyboardInterrupt as exc:
+        if argv is None:  # a second Ctrl-C must not cut the message or the exit below
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.stdout.flush()
         # a command that writes its results only when it completes says so (INTERRUPTED); a
         # sweep says what it saved (jaxent.sweep.SweepInterrupted)

@@ -166,6 +166,24 @@ def test_ctrl_c_during_a_sweep_says_what_was_saved_and_resumes(tmp_path, capsys,
     assert "computed 2 points (2 already in" in out
 
 
+def test_only_errors_making_the_output_folder_name_out(tmp_path, capsys, monkeypatch):
+    """A file inside --out may be an input (jaxent fit --data res/kerr.csv --out res): its
+    error is named by its path alone; --out is named for the folder or a folder above it."""
+    inside = str(tmp_path / "kerr.csv")
+    for exc, line in ((PermissionError(13, "Permission denied", inside),
+                       f"jaxent kerr: error: Permission denied: {inside}"),
+                      (PermissionError(13, "Permission denied", str(tmp_path.parent)),
+                       f"jaxent kerr: error: --out: Permission denied: {tmp_path.parent}"),
+                      (OSError(9, "Bad file descriptor", 3),
+                       "jaxent kerr: error: Bad file descriptor: 3")):
+        def run(args, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(kerr_cmd, "run", run)
+        assert _run(["kerr", "--out", str(tmp_path)]) == 2
+        assert _err_lines(capsys) == [line]
+
+
 def test_console_ctrl_c_leaves_without_interpreter_teardown(tmp_path):
     """The console command (main() without argv) exits 130 through os._exit after its message:
     a Ctrl-C during an XLA compilation made Python's teardown abort 1 time in 4 (SIGABRT,

@@ -94,13 +94,19 @@ def test_huge_sizes_are_refused_with_the_largest_that_fits(tmp_path, monkeypatch
     assert not (tmp_path / "b.csv").exists()
 
 
-def test_a_size_far_beyond_memory_is_refused_at_once(tmp_path):
+def test_a_size_far_beyond_memory_is_refused_at_once(tmp_path, monkeypatch):
     # N = 1e5 has no exact series and asks the banded solver for nmax ~ 2.4e5, whose padded
     # block sizes took minutes to optimise just to be refused; the unpadded lower bound
     # refuses at once (the command took 3 s instead of minutes, most of it the imports)
+    import jaxent.lindblad.solvers as solvers
     from jaxent.lindblad.solvers import bucket_bounds
     from jaxent.resources import banded_memory_bytes
 
+    def no_programme_that_large(nmax, n_buckets):
+        assert nmax <= 4096, f"bucket_bounds({nmax}) is O(nmax^2): minutes"
+        return bucket_bounds(nmax, n_buckets)
+
+    monkeypatch.setattr(solvers, "bucket_bounds", no_programme_that_large)
     with pytest.raises(MemoryError, match=r"N=100000 needs nmax of about \d+"):
         kerr_sweep([100000], [1.0], tmp_path / "a.csv", progress=False)
     # the bound used beyond nmax 4096 is below the padded size it replaces (both at 4096)

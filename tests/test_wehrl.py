@@ -406,3 +406,13 @@ def test_banded_hamiltonian_equals_dense_and_wrong_band_is_refused(grid40):
         assert abs(float(t.Pi_U) - float(ref.Pi_U)) <= 1e-13 * abs(float(ref.Pi_U)), b
     with pytest.raises(ValueError, match="beyond h_bandwidth=1"):
         photon_loss_terms(rho, H2, KAPPA, grid40, h_bandwidth=1)
+
+
+def test_a_non_finite_q_is_not_hidden_by_the_noise_floor():
+    """The floor below which Q counts as zero is relative to the grid's peak: an infinite Q
+    must not lift it above every value (the entropy was -0.0, a finite wrong number)."""
+    g = polar_grid(8)
+    Q = husimi_polar(_mixture(0.5, 1.0, 8), g)
+    assert np.isfinite(float(wehrl_entropy(Q, g)))
+    assert not np.isfinite(float(wehrl_entropy(Q.at[3, 5].set(jnp.inf), g)))
+    assert not np.isfinite(float(wehrl_entropy(Q.at[3, 5].set(jnp.nan), g)))

@@ -80,7 +80,8 @@ _TINY = float(jnp.finfo(jnp.float64).tiny)
 _Q_FLOOR = 1e-100
 # ... and so does Q at or below this fraction of the grid's largest Q. Such values are rounding
 # noise (the example of tests/test_wehrl.py has Q down to -6e-22 of its peak) and carry at most
-# 1e-20 of the probability, but ln Q of them is not: second derivatives through Q'/Q of noise
+# 1e-20 x peak x the grid's area of probability (1e-17 on the largest grids), but ln Q of them
+# is not: second derivatives through Q'/Q of noise
 # picked up ~1e-7 of random error (d2 Pi_U 1.5e-7 where it is 2e-11, d2 dS/dt off by 5e-5
 # relative). Measured on that example: clean from a relative floor of 1e-24 up (d2 Pi_U
 # 1e-15, d2 dS/dt within 3e-8 of central differences), noisy from 1e-28 down.
@@ -91,14 +92,21 @@ def _floor(Q):
     """Where Q counts as zero: :data:`_Q_FLOOR`, or :data:`_Q_REL_FLOOR` of the largest Q of
     its grid (axes ``(-2, -1)``; no gradient through the peak)."""
     peak = jax.lax.stop_gradient(jnp.max(Q, axis=(-2, -1), keepdims=True))
+    # a non-finite Q must stay visible in the result, not raise the floor above everything
+    peak = jnp.where(jnp.isfinite(peak), peak, 0.0)
     return jnp.maximum(_Q_FLOOR, _Q_REL_FLOOR * peak)
+
+
+def _negligible(Q):
+    """Finite values of Q at or below :func:`_floor` (NaN and infinities are not: they must
+    reach the result)."""
+    return (Q <= _floor(Q)) & jnp.isfinite(Q)
 
 
 def _safe_log(Q):
     """ln Q above :func:`_floor`, ln of the floor below it (constant there, so its first and
     second derivatives are 0 rather than NaN or rounding noise); exact above the floor."""
-    f = _floor(Q)
-    return jnp.log(jnp.where(Q > f, Q, f))
+    return jnp.log(jnp.where(_negligible(Q), _floor(Q), Q))
 
 
 def _abs2(z):
@@ -110,10 +118,10 @@ def _abs2(z):
 def _ratio(A, Q, B):
     r"""$|A|^2/Q$ clamped by its Cauchy-Schwarz bound $B$ (see the module docstring)."""
     # Double `where`: below the floor (_floor) the term is set to 0 (it is bounded by B there,
-    # as small as Q), and the division never sees Q ~ 1e-308, whose derivative
+    # ~|mu|^2 Q, far out on the grid), and the division never sees Q ~ 1e-308, whose derivative
     # -|A|^2/Q^2 would be 0/0 = NaN under jax.grad even where the branch is not taken.
-    big = Q > _floor(Q)
-    ratio = jnp.where(big, _abs2(A) / jnp.where(big, Q, 1.0), 0.0)
+    small = _negligible(Q)
+    ratio = jnp.where(small, 0.0, _abs2(A) / jnp.where(small, 1.0, Q))
     return jnp.minimum(ratio, jnp.maximum(B, 0.0))
 
 
@@ -122,10 +130,11 @@ def wehrl_entropy(Q, grid: PolarGrid):
     ``(..., n_r, n_theta)`` on ``grid`` (from :func:`~jaxent.phase_space.husimi.husimi_polar`).
     Values at or below 1e-20 of the largest (rounding noise far out on the grid, possibly
     negative) contribute zero, to every order of derivative (double ``where``: the logarithm
-    never sees them, so second derivatives stay finite and free of their noise)."""
-    big = Q > _floor(Q)
-    Qs = jnp.where(big, Q, 1.0)
-    return -grid.integrate(jnp.where(big, Qs * jnp.log(Qs), 0.0))
+    never sees them, so second derivatives stay finite and free of their noise). A NaN or
+    infinite Q gives a non-finite entropy."""
+    small = _negligible(Q)
+    Qs = jnp.where(small, 1.0, Q)
+    return -grid.integrate(jnp.where(small, 0.0, Qs * jnp.log(Qs)))
 
 
 class PhotonLossTerms(eqx.Module):

@@ -272,7 +272,7 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
     r"""Draw GFL-quench Fig. 3: the Liouvillian gap ``gap`` versus ``eps`` on a log axis, one
     curve per ``N``, with the mean-field bistability ``window`` shaded and ``eps_c`` dashed.
 
-    Where the table has the gap's absolute resolution (``resolution_1``, as
+    Where the table has the gap's resolution (``resolution_1``, a backward error, as
     ``jaxent spectrum`` writes it), a gap resolved to worse than :data:`GAP_RESOLVED` of itself
     is not a point of its curve (the line breaks there): it is drawn as an open circle with
     the error bar ``gap`` $\pm$ ``resolution_1`` when the resolution is below the gap (no bar

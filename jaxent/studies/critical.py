@@ -187,7 +187,7 @@ def _log_gap_function(nmax: int, kappa, delta, u):
         # (its residual is part of the reported resolution)
         spec = liouvillian_spectrum(kerr_lindbladian(model, nmax), 1, method="arnoldi",
                                     krylov=GAP_KRYLOV)
-        # log gap and its absolute accuracy: resolution / gap (spectrum module docstring)
+        # log gap and its relative backward error: resolution / gap (spectrum module docstring)
         return jnp.log(spec.gap), spec.resolution[0] / spec.gap
     return f
 
