@@ -38,8 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxent._validation import is_concrete
 from jaxent.fock.truncation import TruncationWarning, tail_population
+from jaxent.gaussian.checks import check_value
 from jaxent.interop import as_lindbladian, as_operator
 from jaxent.lindblad.operators import AbstractLindbladian
 from jaxent.lindblad.spectrum import Spectrum
@@ -90,21 +90,16 @@ def _checks(rho):
             tail_population(jnp.real(jnp.diagonal(rho))))
 
 
-_SAVE_TIMES = "save times must be finite, >= 0 and non-decreasing"
-
-
 def _check_save_times(ts):
-    """``ts`` unchanged if its values are finite, ``>= 0`` and non-decreasing. Concrete:
-    ``ValueError`` naming ``ts`` with the values; traced: :func:`equinox.error_if` (raises at
-    run time). Without this, an out-of-order or negative time was silently wrong: diffrax
+    """``ts`` if its values are finite, ``>= 0`` and non-decreasing (``ValueError`` naming
+    ``ts`` eagerly, :func:`equinox.error_if` under ``jit``: :func:`~jaxent.gaussian.checks.
+    check_value`). Without it an out-of-order or negative time was silently wrong: diffrax
     integrates up to ``ts[-1]`` and the times were clipped into ``[0, ts[-1]]`` first."""
-    if is_concrete(ts):
-        v = np.asarray(ts)
-        if not (np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(np.diff(v) >= 0)):
-            raise ValueError(f"ts: {_SAVE_TIMES}, got {v}")
-        return ts
-    ok = jnp.all(jnp.isfinite(ts)) & jnp.all(ts >= 0) & jnp.all(jnp.diff(ts) >= 0)
-    return eqx.error_if(ts, ~ok, f"ts: {_SAVE_TIMES}")
+    def ok(xp):
+        return lambda v: xp.all(xp.isfinite(v)) & xp.all(v >= 0) & xp.all(xp.diff(v) >= 0)
+
+    return check_value(ts, "ts", ok(np), ok(jnp),
+                       "save times must be finite, >= 0 and non-decreasing")
 
 
 def _method(method: str, rtol: float):
