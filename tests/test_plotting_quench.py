@@ -161,7 +161,7 @@ def test_plot_gap_marks_unresolved_gaps(tmp_path, clean_pyplot, monkeypatch):
     np.testing.assert_array_equal(tri.get_xdata(), eps[[5]])
     np.testing.assert_allclose(tri.get_ydata(), gap[[5]] + res[[5]], rtol=1e-12)
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "gap $\\pm$ resolution (> 1%)" in texts and "unresolved: gap below the marker" in texts
+    assert "gap $\\pm$ error bound (> 1%)" in texts and "unresolved: gap below the marker" in texts
     # an infinite or negative resolution is none: an open circle without a bar, never a
     # marker at infinity; a resolution column that does not match the gaps is refused
     saved.clear()
@@ -174,6 +174,25 @@ def test_plot_gap_marks_unresolved_gaps(tmp_path, clean_pyplot, monkeypatch):
     assert not [ln for ln in ax.get_lines() if ln.get_marker() == "v"]
     with pytest.raises(ValueError, match="resolution_1 has 10 values for 11 gaps"):
         plot_gap({**data, "resolution_1": res[:-1].tolist()}, tmp_path / "gap4.png")
+    # with condition numbers (jaxent spectrum's condition_1) the bound is condition x
+    # resolution: 3e-3 of the gap is still a point, 0.3 x 5 = 1.5 gaps an upper bound; a
+    # condition number below 1 (none is) or NaN leaves the bound unknown
+    saved.clear()
+    cond = np.full(eps.size, 5.0)
+    cond[0] = 3.0
+    cond[8] = 0.5
+    plot_gap({**data, "condition_1": cond.tolist()}, tmp_path / "gap5.png")
+    ax = saved[0].axes[0]
+    (tri,) = [ln for ln in ax.get_lines() if ln.get_marker() == "v"]
+    np.testing.assert_array_equal(tri.get_xdata(), eps[[4, 5, 6]])
+    np.testing.assert_allclose(tri.get_ydata(), gap[[4, 5, 6]] * (1 + 5 * res[[4, 5, 6]]
+                                                                   / gap[[4, 5, 6]]), rtol=1e-12)
+    (bars,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    np.testing.assert_array_equal(bars.lines[0].get_xdata(), eps[[3, 8]])
+    curve = next(ln for ln in ax.get_lines() if ln.get_label() == "N = 40")
+    assert np.isfinite(curve.get_ydata()[0])
+    with pytest.raises(ValueError, match="condition_1 has 10 values for 11 gaps"):
+        plot_gap({**data, "condition_1": cond[:-1].tolist()}, tmp_path / "gap6.png")
     # without resolution_1 (any other gap table) every positive gap is a point of the curve
     saved.clear()
     plot_gap({k: data[k] for k in ("N", "eps", "gap")}, tmp_path / "gap2.png")

@@ -35,9 +35,10 @@ def test_gap_against_dense_eig_of_qutip_liouvillian(N, eps, nmax):
         # gap to 1e-9 relative (also when it is 1e-4 of the fast rates)
         assert abs(float(spec.gap) + ref[0].real) < 1e-9 * abs(ref[0].real), (method, lam, ref[:4])
         assert float(spec.resolution[0]) < 1e-9
-        res = np.asarray(spec.resolution)
-        for z, r in zip(lam, res):  # each eigenvalue is one of QuTiP's, within its resolution
-            assert np.min(np.abs(ref - z)) < 10 * r + 1e-10 * abs(z), (method, z, r)
+        # each eigenvalue is one of QuTiP's, within its error bound (condition x resolution;
+        # the factor 2: a first-order bound, and QuTiP's own eig error of the same size)
+        for z, e in zip(lam, np.asarray(spec.error_bound)):
+            assert np.min(np.abs(ref - z)) <= 2 * e, (method, z, e)
         # the residuals are those of the returned eigenmatrices: L r = lambda r
         for r, z, e in zip(spec.modes, spec.eigenvalues, np.asarray(spec.residuals)):
             assert float(jnp.linalg.norm(L.mv(r) - z * r)) == pytest.approx(e, rel=1e-6, abs=1e-15)
@@ -45,11 +46,11 @@ def test_gap_against_dense_eig_of_qutip_liouvillian(N, eps, nmax):
 
 def test_arnoldi_uses_any_factorising_solver():
     L = kerr_lindbladian(Kerr(eps=0.933, N=2), 12)
-    a = liouvillian_spectrum(L, 3, method="arnoldi", krylov=20)
+    a = liouvillian_spectrum(L, 3, method="arnoldi", krylov=20, condition=False)
     # a dense (non-banded) operator: same spectrum through DenseSolver (NestedDissection: the
     # test at N = 30 below)
     D = DenseLindbladian.from_operators(L.hamiltonian(), L.jump_ops())
-    c = liouvillian_spectrum(D, 3, method="arnoldi", krylov=20)
+    c = liouvillian_spectrum(D, 3, method="arnoldi", krylov=20, condition=False)
     np.testing.assert_allclose(np.asarray(a.eigenvalues), np.asarray(c.eigenvalues), rtol=1e-10)
 
 
@@ -62,7 +63,7 @@ def test_arnoldi_through_gmres_with_pure_loss():
 
     L = kerr_lindbladian(Kerr(eps=0.8, N=5), 14)
     D = DenseLindbladian.from_operators(L.hamiltonian(), L.jump_ops())
-    k = liouvillian_spectrum(D, 4, method="arnoldi", solver=KrylovSolver())
+    k = liouvillian_spectrum(D, 4, method="arnoldi", solver=KrylovSolver(), condition=False)
     d = liouvillian_spectrum(L, 4, method="dense")
     ref = np.asarray(d.eigenvalues)
     for z in np.asarray(k.eigenvalues):  # as sets (a conjugate pair may come in either order)
@@ -102,6 +103,51 @@ def test_weakly_damped_modes_are_not_crowded_by_the_shift():
         cond = (np.linalg.norm(vl[:, i]) * np.linalg.norm(vr[:, i])
                 / abs(np.vdot(vl[:, i], vr[:, i])))
         assert np.min(np.abs(ref - z)) <= 2 * cond * r, (z, cond)
+    # the reported bound, with the condition numbers (26, 329, 2515, 13502) of the adjoint
+    # Arnoldi, holds too
+    for z, e in zip(lam, np.asarray(spec.error_bound)):
+        assert np.min(np.abs(ref - z)) <= 2 * e, (z, e)
+
+
+def _restricted_condition(M, lam, n):
+    """Independent reference: scipy's left and right eigenvectors of the dense superoperator
+    (column stacking), the left one projected onto the traceless matrices; also the
+    unrestricted condition number."""
+    import scipy.linalg
+
+    w, vl, vr = scipy.linalg.eig(M, left=True, right=True)
+    out = []
+    for z in lam:
+        i = np.argmin(np.abs(w - z))
+        r, left = vr[:, i].reshape(n, n, order="F"), vl[:, i].reshape(n, n, order="F")
+        l0 = left - np.trace(left) / n * np.eye(n)
+        out.append((np.linalg.norm(l0) * np.linalg.norm(r) / abs(np.vdot(l0, r)),
+                    np.linalg.norm(left) * np.linalg.norm(r) / abs(np.vdot(left, r))))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("N, eps, nmax", [(5, 0.8, 24), (10, 1.1, 30)])
+def test_condition_numbers_against_scipy_left_eigenvectors(N, eps, nmax):
+    """Spectrum.condition (adjoint Arnoldi on the transposed factors; dense: the inverse
+    eigenvector matrix) equals the condition number from scipy's left eigenvectors, restricted to
+    the traceless matrices (measured: 2.78, 4.97, 4.97, 7.94 at N = 5, eps = 0.8, to 7 digits),
+    which is at most the unrestricted one (4.14, 5.37, 5.37, 8.78). condition=False leaves NaN."""
+    L = kerr_lindbladian(Kerr(eps=eps, N=N), nmax)
+    methods = ("arnoldi", "dense") if nmax <= 24 else ("arnoldi",)
+    for method in methods:
+        spec = jax.jit(lambda L: liouvillian_spectrum(L, 4, method=method))(L)
+        ref = _restricted_condition(np.asarray(L.as_matrix()), np.asarray(spec.eigenvalues),
+                                    nmax)
+        cond = np.asarray(spec.condition)
+        np.testing.assert_allclose(cond, ref[:, 0], rtol=1e-4, err_msg=method)
+        assert np.all(cond >= 1.0) and np.all(cond <= ref[:, 1] * (1 + 1e-9)), (cond, ref)
+        np.testing.assert_allclose(np.asarray(spec.error_bound),
+                                   cond * np.asarray(spec.resolution))
+    off = liouvillian_spectrum(L, 2, method="arnoldi", condition=False)
+    assert np.all(np.isnan(np.asarray(off.condition)))
+    assert np.all(np.isnan(np.asarray(off.error_bound)))
+    np.testing.assert_allclose(np.asarray(off.eigenvalues), np.asarray(spec.eigenvalues[:2]),
+                               rtol=1e-9)
 
 
 def test_gap_near_eps_c_at_large_N_is_reported_with_its_resolution():
@@ -120,11 +166,16 @@ def test_gap_near_eps_c_at_large_N_is_reported_with_its_resolution():
     L = kerr_lindbladian(model, nmax)
     a = jax.jit(lambda L: liouvillian_spectrum(L, 4, method="arnoldi"))(L)
     b = jax.jit(lambda L: liouvillian_spectrum(L, 4, method="arnoldi",
-                                               solver=NestedDissection()))(L)
+                                               solver=NestedDissection(), condition=False))(L)
     gap, res = float(a.gap), float(a.resolution[0])
     assert 0 < gap < 1e-6 * float(a.norm)
     assert res < 0.01 * gap  # two digits at least (measured: about three)
-    assert abs(float(b.gap) - gap) < 2 * (res + float(b.resolution[0]))
+    # the condition number of the gap there is moderate (measured 6.0), so the error bound
+    # leaves two digits as well (1.6e-3 of the gap); both factorisations agree within it
+    cond = float(a.condition[0])
+    assert 1.0 <= cond < 20.0
+    assert float(a.error_bound[0]) < 0.05 * gap
+    assert abs(float(b.gap) - gap) < 2 * cond * (res + float(b.resolution[0]))
     assert float(a.relative_resolution[0]) == pytest.approx(res / gap)
     # and the second eigenvalue is a fast one: the slow pair is well separated
     assert float(-a.eigenvalues[1].real) > 1e6 * gap
@@ -147,7 +198,7 @@ def test_no_spurious_eigenvalue_where_the_gap_is_at_the_float64_limit():
     mode's, agreeing with nested dissection's within the reported resolutions."""
     model = Kerr(eps=0.9 + 0.3 / 7, N=40)
     L = kerr_lindbladian(model, 165)
-    a = jax.jit(lambda L: liouvillian_spectrum(L, 4, method="arnoldi"))(L)
+    a = jax.jit(lambda L: liouvillian_spectrum(L, 4, method="arnoldi", condition=False))(L)
     assert np.all(np.isfinite(np.asarray(a.eigenvalues)))  # four candidates were left
     gap, res = float(a.gap), float(a.resolution[0])
     assert -res <= gap < 1e-11
@@ -160,13 +211,21 @@ def test_spectrum_rows_flag_unresolved_eigenvalues():
     checks = make_study(k=3).checks
     row = {"gap": 0.3, "norm_L": 100.0, "lambda_1_re": -0.3, "lambda_1_im": 0.0,
            "resolution_1": 1e-9, "lambda_2_re": -0.5, "lambda_2_im": 1.4, "resolution_2": 1e-6,
-           "lambda_3_re": -0.5, "lambda_3_im": -1.4, "resolution_3": 1e-6}
+           "lambda_3_re": -0.5, "lambda_3_im": -1.4, "resolution_3": 1e-6,
+           "condition_1": 3.0, "condition_2": 5.0, "condition_3": 5.0}
     assert list(checks(row)) == []
     row["resolution_3"] = 20.0
     found = list(checks(row))
-    assert [f for f, _ in found] == ["eigenvalues"] and "lambda_3 (2.0e+01)" in found[0][1]
+    assert [f for f, _ in found] == ["eigenvalues"] and "lambda_3 (+-1.0e+02)" in found[0][1]
     row["resolution_1"] = 0.01
     assert [f for f, _ in checks(row)] == ["resolution", "eigenvalues"]
+    # the bound is condition x resolution: a resolution of 0.5 % of the gap with a condition
+    # number of 3 is 1.5 %, flagged; so is a NaN condition number
+    row.update(resolution_1=0.0015, resolution_3=1e-6)
+    found = list(checks(row))
+    assert [f for f, _ in found] == ["resolution"] and "+-4.5e-03" in found[0][1]
+    row.update(resolution_1=1e-9, condition_2=float("nan"))
+    assert [f for f, _ in checks(row)] == ["eigenvalues"]
 
 
 def test_bad_input():
@@ -177,6 +236,8 @@ def test_bad_input():
         liouvillian_spectrum(L, 16)
     with pytest.raises(ValueError, match="^method:"):
         liouvillian_spectrum(L, 2, method="lanczos")
+    with pytest.raises(ValueError, match="^condition:"):
+        liouvillian_spectrum(L, 2, condition="yes")
 
 
 def test_sweep_factorisation_by_cost():
@@ -200,7 +261,7 @@ def test_arnoldi_runs_until_the_k_eigenvalues_are_resolved():
     import scipy.sparse.linalg as sla
 
     model, nmax = Kerr(eps=0.55, N=20), 104
-    spec = jax.jit(lambda L: liouvillian_spectrum(L, 4, method="arnoldi"))(
+    spec = jax.jit(lambda L: liouvillian_spectrum(L, 4, method="arnoldi", condition=False))(
         kerr_lindbladian(model, nmax))
     lam, res = np.asarray(spec.eigenvalues), np.asarray(spec.resolution)
     assert np.all(res <= 1e-9 * np.abs(lam))
@@ -214,7 +275,8 @@ def test_arnoldi_runs_until_the_k_eigenvalues_are_resolved():
     for z, r in zip(lam, res):
         assert np.min(np.abs(ref - z)) < 10 * r + 1e-9 * abs(z), (z, ref)
     # a fixed 40 steps (rtol = 0) leave the fourth eigenvalue unresolved, and say so
-    short = jax.jit(lambda L: liouvillian_spectrum(L, 4, method="arnoldi", krylov=40, rtol=0))(
+    short = jax.jit(lambda L: liouvillian_spectrum(L, 4, method="arnoldi", krylov=40, rtol=0,
+                                                   condition=False))(
         kerr_lindbladian(model, nmax))
     assert float(short.resolution[3]) > 1e-3
     assert abs(complex(short.eigenvalues[3]) - lam[3]) < 10 * float(short.resolution[3])
@@ -229,7 +291,8 @@ def test_rtol_and_krylov_are_checked():
         for bad in (0, 2.5, True):
             with pytest.raises(ValueError, match="^krylov must be"):
                 liouvillian_spectrum(L, 2, method=method, krylov=bad)
-    liouvillian_spectrum(L, 2, method="arnoldi", rtol=np.float32(1e-6), krylov=np.int64(20))
+    liouvillian_spectrum(L, 2, method="arnoldi", rtol=np.float32(1e-6), krylov=np.int64(20),
+                         condition=False)
 
 
 @pytest.mark.parametrize("eps", [2.6, 3.0])
@@ -238,7 +301,7 @@ def test_next_rate_is_converged_too(eps):
     slow modes take over. Stopping once the k were resolved left it 26 % too fast at eps = 3
     (0.8255 against 0.6554): the (k + 1)-th is now resolved to 1e-3 as well."""
     L = kerr_lindbladian(Kerr(eps=eps, N=3), 14)
-    a = liouvillian_spectrum(L, 1, method="arnoldi")
-    d = liouvillian_spectrum(L, 1, method="dense")
+    a = liouvillian_spectrum(L, 1, method="arnoldi", condition=False)
+    d = liouvillian_spectrum(L, 1, method="dense", condition=False)
     assert float(a.next_rate) == pytest.approx(float(d.next_rate), rel=1e-3)
     assert float(a.gap) == pytest.approx(float(d.gap), rel=1e-9)

@@ -188,6 +188,45 @@ def test_engine_on_a_toy_study_flags_nonfinite_and_adds_gradient_columns(tmp_pat
     assert d["dy_dx"][d["x"].index(4.0)] == pytest.approx(3.0, rel=1e-14)
 
 
+def test_iterative_study_runs_point_by_point_on_cpu_with_the_same_rows(tmp_path):
+    """An ``iterative`` study (data-dependent loops: the spectra, the quenches) runs its chunk
+    with ``lax.map`` on one CPU device (a vmapped loop runs until its slowest member is done),
+    with the same rows and gradient columns as ``vmap``."""
+    import dataclasses
+
+    from jaxent.sweep import batch_function, point_by_point
+
+    def point(p, static):
+        # Heron's square root to 1e-15, a number of steps that depends on x
+        def body(c):
+            y, k = c
+            return 0.5 * (y + p["x"] / y), k + 1
+
+        y, k = jax.lax.while_loop(
+            lambda c: jnp.abs(c[0] ** 2 - p["x"]) > 1e-15 * p["x"], body, (p["x"] + 1.0, 0))
+        return {"y": y, "resid": k.astype(jnp.float64)}
+
+    base = Study(name="toy_loop", params=("x",), outputs=("y",), diagnostics=("resid",),
+                 point=point, assign_static=lambda pts: [()] * len(pts),
+                 checks=lambda row: [])
+    loop = dataclasses.replace(base, name="toy_loop_map", iterative=True)
+    xs = [{"x": v} for v in (0.5, 2.0, 1e6, 7.0, 3.0)]
+    rows = {}
+    for st in (base, loop):
+        run_sweep(st, xs, tmp_path / f"{st.name}.csv", chunk=4, grad=["x"], progress=False)
+        rows[st.name] = read_csv(tmp_path / f"{st.name}.csv")
+    a, b = rows["toy_loop"], rows["toy_loop_map"]
+    np.testing.assert_allclose(b["y"], np.sqrt(b["x"]), rtol=1e-15)
+    for col in ("x", "y", "resid", "dy_dx"):
+        np.testing.assert_allclose(b[col], a[col], rtol=1e-15)
+    assert len(set(b["resid"])) > 1  # the loops took different numbers of steps
+    assert point_by_point() == (jax.default_backend() == "cpu" and jax.device_count() == 1)
+    batch = {"x": jnp.ones(4)}
+    mapped = str(jax.make_jaxpr(batch_function(loop, ()))(batch, None))
+    vmapped = str(jax.make_jaxpr(batch_function(base, ()))(batch, None))
+    assert ("scan" in mapped) == point_by_point() and "scan" not in vmapped
+
+
 def test_study_constants_are_arguments_not_compiled_in(tmp_path):
     # a toy study: its constants are built once per static group and reach the point
     built = []

@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> None:
     flagged = sum(1 for f in data["flags"] if f)
     n_rows = len(data["flags"])
     print(f"wrote {csv_path} ({n_rows} rows; {flagged} flagged) and {fig}")
-    print("N     min gap       at eps    max relative resolution")
+    print("N     min gap       at eps    max relative error (condition x resolution)")
     N_arr, gap, e = (np.asarray(data[c], float) for c in ("N", "gap", "eps"))
-    res = np.asarray(data["resolution_1"], float)
+    res = np.asarray(data["resolution_1"], float) * np.asarray(data["condition_1"], float)
     for N in np.unique(N_arr):
         m = N_arr == N
         j = np.argmin(gap[m])

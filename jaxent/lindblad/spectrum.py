@@ -54,12 +54,26 @@ of $\mathcal L$; ``relative_resolution`` says how many digits that leaves.
 The resolution is a backward error: $\lambda$ is an exact eigenvalue of a matrix within it of
 $\mathcal L$. How far that moves the eigenvalue is, to first order, the resolution times the
 eigenvalue's condition number $\kappa_i = \|l_i\|\|r_i\|/|l_i^\dagger r_i|$ (left and right
-eigenvectors), which is 1 for a normal operator only. Liouvillians are not normal. Measured
-against dense ``eig`` with left eigenvectors: the Kerr gap has $\kappa$ = 3-6 (N = 5, 10 at
-eps = 0.8-1.1) and differs from dense ``eig`` by up to 6x the resolution; the populations of a
-weakly damped oscillator (``tests/test_spectrum.py``) have $\kappa$ = 50 to 1.6e4 and differ
-by up to 100x it (within $\kappa$ times it in every case). Shift-invert Arnoldi computes no left
-eigenvectors, so $\kappa$ is not part of ``resolution``.
+eigenvectors), which is 1 for a normal operator only. Liouvillians are not normal: over
+eps = 0.5-1.3 at N = 5, 10 the Kerr gap has $\kappa$ = 2.6-43 (2.3-2.8 at eps = 0.8-1.1; the
+largest where it is one of a near-degenerate group, eps <= 0.7 and >= 1.25), the next three
+eigenvalues 6.7 to 1.0e4, and the populations of a weakly damped oscillator
+(``tests/test_spectrum.py``) 26 to 1.4e4; their errors against dense ``eig`` reach 6x and 100x
+the resolution. So each eigenvalue also comes with ``condition``, and
+``error_bound`` $= \kappa_i\,\times$ ``resolution`` is its first-order forward error bound.
+
+The condition number is taken within the traceless Hermitian matrices, where the slow modes
+and their residuals live ($\mathcal L$ preserves the trace, so $\mathcal L r - \lambda r$ is
+traceless for a traceless $r$): $l_i$ there is the projection $P_0 l$ of the left eigenvector
+of $\mathcal L$, $P_0 X = X - ({\rm tr} X/n) 1$, and $|\lambda_{\rm computed} - \lambda| \le
+\kappa_i \|\mathcal L r - \lambda r\|$ to first order, since $l^\dagger$ of a traceless matrix
+is $(P_0 l)^\dagger$ of it. This $\kappa_i$ is at most the unrestricted one (Kerr gap at N = 5,
+eps = 0.8: 2.8 against 4.1). Arnoldi finds $P_0 l_i$ by a second shift-invert Arnoldi, on the
+adjoint solve $(\mathcal L - \sigma)^{-\dagger}$ (the solver's ``transpose``, the same factors),
+whose Ritz values $\overline{1/(\lambda_i - \sigma)}$ are matched to the right ones; it stops
+once each left vector's residual $\|P_0\mathcal L^\dagger l - \bar\lambda l\|$ is below
+:data:`CONDITION_RTOL` $|\lambda|$ (or the float64 floor). ``condition=False`` skips it (half
+the work; ``condition`` is then NaN). Dense: the rows of the inverse eigenvector matrix.
 """
 
 from __future__ import annotations
@@ -95,6 +109,11 @@ SHIFT = 1e-5
 SHIFT_DECAY = 1e-2
 #: ``method="auto"`` uses dense ``eig`` up to this Hilbert-space dimension.
 DENSE_MAX_DIM = 16
+#: Stop test of the left (adjoint) Arnoldi for the condition numbers: each left vector's
+#: residual below ``CONDITION_RTOL |lambda|`` (or ``10 eps ||L||``). A left vector with relative
+#: error ``e`` changes the condition number by about ``kappa e``; two digits suffice for a
+#: bound.
+CONDITION_RTOL = 1e-6
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -108,6 +127,9 @@ class Spectrum(eqx.Module):
     - ``resolution``: ``(k,)`` residual $+ \epsilon_{\rm mach}\|\mathcal L\|$: the backward
       error of each eigenvalue; its absolute accuracy is this times the eigenvalue's condition
       number (module docstring).
+    - ``condition``: ``(k,)`` condition number $\kappa_i = \|l_i\|\|r_i\|/|l_i^\dagger r_i|$ of
+      each eigenvalue within the traceless Hermitian matrices (module docstring); NaN when not
+      computed (``condition=False``) or where the eigenvalue was not found.
     - ``norm``: estimate of $\|\mathcal L\|_2$ (power iteration).
     - ``next_rate``: $-{\rm Re}$ of the first eigenvalue beyond the ``k`` returned (Arnoldi:
       its Ritz value), i.e. the decay rate of everything left out; ``inf`` if none.
@@ -117,6 +139,7 @@ class Spectrum(eqx.Module):
     modes: jax.Array
     residuals: jax.Array
     resolution: jax.Array
+    condition: jax.Array
     norm: jax.Array
     next_rate: jax.Array
 
@@ -130,6 +153,12 @@ class Spectrum(eqx.Module):
         r"""``resolution / |Re lambda|``: relative backward error of each decay rate (its accuracy
         is this times the eigenvalue's condition number; module docstring)."""
         return self.resolution / jnp.maximum(jnp.abs(jnp.real(self.eigenvalues)), 1e-300)
+
+    @property
+    def error_bound(self) -> jax.Array:
+        r"""``condition * resolution``: the first-order bound on each eigenvalue's absolute error
+        (module docstring); NaN where ``condition`` was not computed."""
+        return self.condition * self.resolution
 
 
 def norm_estimate(L: AbstractLindbladian, iters: int = 12) -> jax.Array:
@@ -252,10 +281,11 @@ def _ritz(L, V, H, j, k: int, norm, sigma):
                    k, norm)
 
 
-def _finish(L, lam, modes_of, k: int, norm):
+def _finish(L, lam, modes_of, k: int, norm, lefts_of=None):
     r"""Drop the impossible candidates, keep the ``k`` slowest by decreasing real part, and
     measure their residuals with the exact ``L.mv``. ``modes_of(indices)``: the candidates'
-    eigenmatrices at those indices.
+    eigenmatrices at those indices; ``lefts_of(indices)`` (optional): their left eigenmatrices,
+    for the condition numbers (else NaN).
 
     A Lindbladian has no eigenvalue with ${\rm Re}\,\lambda > 0$, and none is computed further
     right than rounding, ``10 eps ||L||``, reaches. A candidate beyond that is spurious. They go
@@ -284,8 +314,48 @@ def _finish(L, lam, modes_of, k: int, norm):
         nxt = jnp.where(jnp.isfinite(lam[k]), -jnp.real(lam[k]), -jnp.real(lam[k - 1]))
     else:
         nxt = jnp.asarray(jnp.inf)
+    cond = (jnp.full(k, jnp.nan) if lefts_of is None
+            else _condition(lam[:k], modes, lefts_of(order[:k])))
     return Spectrum(eigenvalues=lam[:k], modes=modes, residuals=res,
-                    resolution=res + EPS64 * norm, norm=norm, next_rate=nxt)
+                    resolution=res + EPS64 * norm, condition=cond, norm=norm, next_rate=nxt)
+
+
+def _traceless(X):
+    r"""$P_0 X = X - ({\rm tr} X/n) 1$ on the last two axes."""
+    n = X.shape[-1]
+    tr = jnp.trace(X, axis1=-2, axis2=-1)
+    return X - (tr / n)[..., None, None] * jnp.eye(n)
+
+
+def _condition(lam, modes, lefts):
+    r"""$\kappa_i = \|l_i\|\|r_i\|/|l_i^\dagger r_i|$ with $l_i$ projected onto the traceless
+    matrices (module docstring); ``modes`` are normalised. NaN where ``lam`` is not finite."""
+    lefts = _traceless(lefts)
+    lefts = lefts / jnp.linalg.norm(lefts, axis=(-2, -1), keepdims=True)
+    overlap = jnp.abs(jnp.sum(jnp.conj(lefts) * modes, axis=(-2, -1)))
+    return jnp.where(jnp.isfinite(lam), 1.0 / overlap, jnp.nan)
+
+
+def _left_residuals(L, lam, lefts):
+    r"""$\|P_0\mathcal L^\dagger l - \bar\lambda l\|_F$ of each normalised traceless left
+    eigenmatrix ``l`` (module docstring): the residual within the space where it is exact."""
+    lefts = lefts / jnp.linalg.norm(lefts, axis=(-2, -1), keepdims=True)
+    return jax.vmap(lambda x, z: jnp.linalg.norm(_traceless(L.adjoint_mv(x)) - jnp.conj(z) * x))(
+        lefts, jnp.where(jnp.isfinite(lam), lam, 0.0))
+
+
+def _left_ritz(V, H, j, lam, sigma, n: int):
+    r"""The left eigenmatrices (traceless projections) of the eigenvalues ``lam`` from ``j``
+    Arnoldi steps on ``(L - sigma)^{-dag}``: its Ritz value $\theta$ stands for the eigenvalue
+    $\overline{1/\theta} + \sigma$ of ``L``; each of ``lam`` takes the nearest."""
+    m = H.shape[1]
+    live = jnp.arange(m) < j
+    theta, S = jnp.linalg.eig(jnp.where(live[:, None] & live[None, :], H[:m, :m], 0.0))
+    safe = jnp.abs(theta) > 1e-300
+    mu = jnp.where(safe, jnp.conj(1.0 / jnp.where(safe, theta, 1.0)) + sigma, jnp.inf + 0j)
+    idx = jnp.argmin(jnp.abs(mu[None, :] - jnp.where(jnp.isfinite(lam), lam, 0.0)[:, None]),
+                     axis=1)
+    return jax.vmap(lambda x: _unpack(x, n))(S[:, idx].T @ V[:m])
 
 
 def _dense_spectrum(L: AbstractLindbladian):
@@ -296,12 +366,15 @@ def _dense_spectrum(L: AbstractLindbladian):
     # drop the steady state without a data-dependent shape: push it to the end of the order
     lam = jnp.where(keep, lam, -jnp.inf + 0j)
     modes = jnp.transpose(vecs).reshape(n * n, n, n).transpose(0, 2, 1)  # column stacking
-    return lam, modes
+    # the left eigenvectors are the conjugated rows of the inverse (W V = 1), stacked alike
+    lefts = jnp.conj(jnp.linalg.inv(vecs)).reshape(n * n, n, n).transpose(0, 2, 1)
+    return lam, modes, lefts
 
 
 def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "auto",
                          solver: AbstractSolver | None = None, krylov: int | None = None,
-                         rtol: float = RTOL, seed: int = 0) -> Spectrum:
+                         rtol: float = RTOL, seed: int = 0,
+                         condition: bool = True) -> Spectrum:
     r"""The ``k`` slowest nonzero eigenvalues of ``L`` (module docstring).
 
     **Arguments:**
@@ -321,6 +394,9 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
       eps = 0.55 the fourth Kerr eigenvalue was wrong in its second digit after 40 steps
       (resolution 4e-2), resolved to 1e-13 after 80.
     - ``seed``: of the fixed start vector.
+    - ``condition`` (static): also compute each eigenvalue's condition number
+      (``Spectrum.condition``, ``Spectrum.error_bound``; module docstring). With Arnoldi it
+      costs a second, adjoint Arnoldi run on the same factors; ``False`` leaves it NaN.
 
     **Returns:** :class:`Spectrum`. jit- and vmap-able (``k``, ``method``, ``krylov``, ``rtol``
     static; under ``vmap`` the batch runs until its slowest member has converged).
@@ -344,11 +420,14 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
         raise ValueError(f"rtol: must be a finite number >= 0, got {rtol!r}")
     if krylov is not None:
         krylov = static_int(krylov, "krylov")
+    if not isinstance(condition, (bool, np.bool_)):
+        raise ValueError(f"condition: must be True or False, got {condition!r}")
     L = jax.lax.stop_gradient(L)
     norm = norm_estimate(L)
     if method == "dense":
-        lam, modes = _dense_spectrum(L)
-        return _finish(L, lam, lambda sel: modes[sel], k, norm)
+        lam, modes, lefts = _dense_spectrum(L)
+        return _finish(L, lam, lambda sel: modes[sel], k, norm,
+                       (lambda sel: lefts[sel]) if condition else None)
     m = int(krylov or max(DEFAULT_KRYLOV, 2 * k + 2))
     m = min(m, n * n - 1)
     if m < k + 1:
@@ -374,5 +453,22 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
 
     V, H, steps = _arnoldi(apply, _pack(_start_vector(n, seed), n), m,
                            done if rtol > 0 else None)
-    return _ritz(L, V, H, steps, k, norm, sigma)
+    spec = _ritz(L, V, H, steps, k, norm, sigma)
+    if not condition:
+        return spec
+    lam = spec.eigenvalues
+
+    def apply_adjoint(v):  # (L - sigma)^{-dag} on the traceless Hermitian matrices
+        y = solver.transpose(state, _unpack(v, n))
+        return _pack(_traceless(0.5 * (y + jnp.conj(y).T)), n)
+
+    def left_done(V, H, j):
+        res = _left_residuals(L, lam, _left_ritz(V, H, j, lam, sigma, n))
+        tol = jnp.maximum(CONDITION_RTOL * jnp.abs(lam), 10 * EPS64 * norm)
+        return jnp.all(~jnp.isfinite(lam) | (res <= tol))
+
+    V, H, steps = _arnoldi(apply_adjoint, _pack(_start_vector(n, seed + 1), n), m,
+                           left_done if rtol > 0 else None)
+    cond = _condition(lam, spec.modes, _left_ritz(V, H, steps, lam, sigma, n))
+    return eqx.tree_at(lambda s: s.condition, spec, cond)
 

@@ -272,13 +272,15 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
     r"""Draw GFL-quench Fig. 3: the Liouvillian gap ``gap`` versus ``eps`` on a log axis, one
     curve per ``N``, with the mean-field bistability ``window`` shaded and ``eps_c`` dashed.
 
-    Where the table has the gap's resolution (``resolution_1``, a backward error, as
-    ``jaxent spectrum`` writes it), a gap resolved to worse than :data:`GAP_RESOLVED` of itself
-    is not a point of its curve (the line breaks there): it is drawn as an open circle with
-    the error bar ``gap`` $\pm$ ``resolution_1`` when the resolution is below the gap (no bar
-    when it is NaN, infinite or negative), and as an open downward triangle at
-    ``gap + resolution_1``, an upper bound, when it is not (near eps_c at N >= 40 the gap is
-    within a few float64 roundings of $\|L\|$). Non-positive or non-finite gaps are left out.
+    Where the table has the gap's error bound (``condition_1 * resolution_1``, as
+    ``jaxent spectrum`` writes them; the resolution alone, a backward error, for a table
+    without ``condition_1``), a gap known to worse than :data:`GAP_RESOLVED` of itself is not a
+    point of its curve (the line breaks there): it is drawn as an open circle with the error
+    bar ``gap`` $\pm$ bound when the bound is below the gap (no bar when it is NaN, infinite or
+    negative, or the condition number is below 1, which no condition number is), and as an open
+    downward triangle at ``gap + bound``, an upper bound, when it is not (near eps_c at
+    N >= 40 the gap is within a few float64 roundings of $\|L\|$). Non-positive or non-finite
+    gaps are left out.
     Returns ``path``."""
     missing = [c for c in ("N", "eps", "gap") if c not in data]
     if missing:
@@ -289,6 +291,11 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
     if res.shape != cols["gap"].shape:
         raise ValueError(f"resolution_1 has {res.size} values for {cols['gap'].size} gaps")
     res = np.where(res >= 0, res, np.nan)  # a negative resolution is no resolution
+    if "condition_1" in data:  # the forward error bound (jaxent.lindblad.spectrum)
+        cond = _floats(data["condition_1"])
+        if cond.shape != res.shape:
+            raise ValueError(f"condition_1 has {cond.size} values for {res.size} gaps")
+        res = res * np.where(cond >= 1, cond, np.nan)
     sizes = sorted(set(cols["N"][np.isfinite(cols["N"])].tolist()))
     fig, ax = subplots(1, 1, figsize=(6, 4.3), constrained_layout=True)
     cast(ConstrainedLayoutEngine, fig.get_layout_engine()).set(w_pad=0.12)
@@ -304,11 +311,11 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
             continue
         order = np.argsort(cols["eps"][m], kind="stable")
         eps, gap, r = cols["eps"][m][order], cols["gap"][m][order], res[m][order]
-        resolved = r < GAP_RESOLVED * gap  # NaN resolution: not resolved
+        resolved = r < GAP_RESOLVED * gap  # NaN bound: not resolved
         ax.plot(eps, np.where(resolved, gap, np.nan), ".-", color=c, ms=3, lw=1.2,
                 label=f"N = {_fmt(N)}")
         bound = (r >= gap) & np.isfinite(r)
-        # an unknown (NaN) or unbounded (inf) resolution: the open circle, no bar
+        # an unknown (NaN) or unbounded (inf) bound: the open circle, no bar
         bar = ~resolved & ~bound
         if bar.any():
             ax.errorbar(eps[bar], gap[bar], yerr=np.where(np.isfinite(r[bar]), r[bar], 0.0),
@@ -320,7 +327,7 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
     handles, labels = ax.get_legend_handles_labels()
     if drew_bars:
         handles.append(Line2D([], [], marker="o", mfc="none", color="0.3", ls="none", ms=3.5))
-        labels.append(f"gap $\\pm$ resolution (> {GAP_RESOLVED:.0%})")
+        labels.append(f"gap $\\pm$ error bound (> {GAP_RESOLVED:.0%})")
     if drew_bounds:
         handles.append(Line2D([], [], marker="v", mfc="none", color="0.3", ls="none", ms=4))
         labels.append("unresolved: gap below the marker")

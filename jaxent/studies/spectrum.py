@@ -4,8 +4,9 @@ Data flow: :class:`~jaxent.models.kerr.Kerr` -> :func:`~jaxent.models.kerr.kerr_
 :func:`~jaxent.lindblad.spectrum.liouvillian_spectrum` (shift-invert Arnoldi on the banded
 factorisation, or nested dissection for large groups: :func:`shift_invert_solver`) -> one row
 per ``(N, eps, kappa, delta, u)`` with ``gap``, ``lambda_k_re``, ``lambda_k_im`` and each
-eigenvalue's ``resolution_k`` (backward error: the eigenvalue's error is about its condition
-number times it, 3-6 for the Kerr gap; :mod:`jaxent.lindblad.spectrum`).
+eigenvalue's ``resolution_k`` (backward error) and ``condition_k`` (its condition number: 2.6-43
+for the Kerr gap, up to 1e4 for the next eigenvalues): the eigenvalue's error is at most about
+``condition_k * resolution_k`` (:mod:`jaxent.lindblad.spectrum`). The flags use that bound.
 """
 
 from __future__ import annotations
@@ -26,16 +27,27 @@ N_EIGENVALUES = 4
 def spectrum_columns(k: int = N_EIGENVALUES) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(outputs, diagnostics) column names for ``k`` eigenvalues."""
     outs = ("gap",) + tuple(f"lambda_{i}_{part}" for i in range(1, k + 1) for part in ("re", "im"))
-    diags = tuple(f"resolution_{i}" for i in range(1, k + 1)) + ("norm_L",)
+    diags = (tuple(f"resolution_{i}" for i in range(1, k + 1))
+             + tuple(f"condition_{i}" for i in range(1, k + 1)) + ("norm_L",))
     return outs, diags
+
+
+def error_bound(row, i: int) -> float:
+    """``condition_i * resolution_i`` of a row: eigenvalue ``i``'s first-order error bound (its
+    resolution alone for a table without condition numbers; NaN stays NaN)."""
+    res = row[f"resolution_{i}"]
+    cond = row.get(f"condition_{i}", 1.0)
+    return res * cond
 
 
 def _checks(row) -> list[tuple[str, str]]:
     out = []
-    if not row["resolution_1"] < 0.01 * abs(row["gap"]):
-        out.append(("resolution", f"the gap {row['gap']:.2e} is resolved only to "
-                                  f"{row['resolution_1']:.1e} (float64 limit eps ||L|| = "
-                                  f"{2.2e-16 * row['norm_L']:.1e})"))
+    err = error_bound(row, 1)
+    if not err < 0.01 * abs(row["gap"]):
+        out.append(("resolution", f"the gap {row['gap']:.2e} is known only to +-{err:.1e} "
+                                  f"(resolution {row['resolution_1']:.1e} x condition number "
+                                  f"{row.get('condition_1', float('nan')):.2g}; float64 limit "
+                                  f"eps ||L|| = {2.2e-16 * row['norm_L']:.1e})"))
     # the other eigenvalues: to 1 % of their modulus (with the shift-invert at sigma = 0, a gap
     # at the float64 limit left the Krylov space polluted and the next Ritz values unconverged,
     # residuals 1e-2..3e-1 at N = 40; a guard now that the shift keeps them at ~1e-12)
@@ -43,12 +55,12 @@ def _checks(row) -> list[tuple[str, str]]:
     i = 2
     while f"resolution_{i}" in row:
         lam = abs(complex(row[f"lambda_{i}_re"], row[f"lambda_{i}_im"]))
-        if not row[f"resolution_{i}"] < 0.01 * lam:
-            bad.append(f"lambda_{i} ({row[f'resolution_{i}']:.1e})")
+        if not error_bound(row, i) < 0.01 * lam:
+            bad.append(f"lambda_{i} (+-{error_bound(row, i):.1e})")
         i += 1
     if bad:
         out.append(("eigenvalues", f"{', '.join(bad)} not resolved to 1 % of |lambda| (their "
-                                   "resolution in brackets): do not use them"))
+                                   "error bound in brackets): do not use them"))
     return out
 
 
@@ -60,7 +72,9 @@ def shift_invert_solver(nmax: int, n_points: int) -> str:
     (:class:`~jaxent.lindblad.NestedDissection`, leaf 8) where its faster solves repay its
     longer compilation, else ``"banded"`` (:class:`~jaxent.lindblad.BandedElimination`).
 
-    Cost model, measured on the 2-core CPU (jax 0.10.2, k = 4, 40 Arnoldi steps, chunks of 8):
+    Cost model, measured on the 2-core CPU (jax 0.10.2, k = 4, 40 Arnoldi steps, vmapped chunks
+    of 8, before the sweep ran them point by point and added the condition numbers, which
+    change both solvers' times alike):
     per spectrum 1.16 (nmax/165)^3 s banded against 0.47 (nmax/165)^2 s by dissection (0.63 /
     0.32 s at nmax 131), and about 9 s more compilation for the dissection's unrolled tree.
     (Measured with 40 Arnoldi steps; run to convergence, 50-120, the solves weigh more and the
@@ -85,6 +99,7 @@ def make_study(k: int = N_EIGENVALUES, nmax: int | None = None, nmax_step: int =
             out[f"lambda_{i + 1}_re"] = spec.eigenvalues[i].real
             out[f"lambda_{i + 1}_im"] = spec.eigenvalues[i].imag
             out[f"resolution_{i + 1}"] = spec.resolution[i]
+            out[f"condition_{i + 1}"] = spec.condition[i]
         return out
 
     def assign_static(points):
@@ -99,7 +114,7 @@ def make_study(k: int = N_EIGENVALUES, nmax: int | None = None, nmax_step: int =
     return Study(name="spectrum", params=SPECTRUM_KEY, outputs=outs, diagnostics=diags,
                  point=point, assign_static=assign_static, checks=_checks,
                  static_names=("nmax",), static_columns=lambda st: {"nmax": st[0]},
-                 describe=lambda st: f"nmax={st[0]}, {st[1]}")
+                 describe=lambda st: f"nmax={st[0]}, {st[1]}", iterative=True)
 
 
 def spectrum_sweep(N_values: ArrayLike, eps_values: ArrayLike, out_csv, *,
