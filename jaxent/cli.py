@@ -182,6 +182,27 @@ def _drop_output_on_closed_pipe() -> None:
         sys.stdout = _DropOnClosedPipe(sys.stdout)
 
 
+def _on_sigint(signum, frame):
+    """The console command's Ctrl-C: a ``KeyboardInterrupt``, and the sweep is told as well
+    (:func:`jaxent.sweep.interrupt_sweeps`), in case Python swallows the exception in a garbage
+    collector callback."""
+    from jaxent.sweep import interrupt_sweeps
+
+    interrupt_sweeps()
+    raise KeyboardInterrupt
+
+
+def _quiet_interrupts(hook):
+    """``sys.unraisablehook`` that says nothing of a swallowed ``KeyboardInterrupt`` (Python's
+    "Exception ignored in ... _xla_gc_callback" and its traceback): :func:`_on_sigint` has told
+    the sweep already, which stops and says what it saved."""
+    def quiet(unraisable):
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            return
+        hook(unraisable)
+    return quiet
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``jaxent <command> ...``. Errors are one line on stderr, no traceback: bad input or
     unusable output (``ValueError``, including :class:`jaxent.io.StorageError`) and operating
@@ -199,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(COMMANDS[args.command])
         from jaxent.sweep import enable_compilation_cache
 
+        if argv is None:
+            signal.signal(signal.SIGINT, _on_sigint)
+            sys.unraisablehook = _quiet_interrupts(sys.unraisablehook)
         enable_compilation_cache()  # a repeated command does not compile again
         out = getattr(args, "out", None)
         if isinstance(out, str) and not out.strip():

@@ -225,6 +225,12 @@ def test_iterative_study_runs_point_by_point_on_cpu_with_the_same_rows(tmp_path)
     mapped = str(jax.make_jaxpr(batch_function(loop, ()))(batch, None))
     vmapped = str(jax.make_jaxpr(batch_function(base, ()))(batch, None))
     assert ("scan" in mapped) == point_by_point() and "scan" not in vmapped
+    # point by point, the padding of a last chunk (VALID False) is skipped, not computed
+    from jaxent.sweep import VALID
+
+    out = batch_function(loop, ())({"x": jnp.full(4, 4.0), VALID: jnp.arange(4) < 1}, None)
+    want = [2.0, 0.0, 0.0, 0.0] if point_by_point() else [2.0] * 4
+    np.testing.assert_allclose(np.asarray(out["y"]), want, rtol=1e-15)
 
 
 def test_study_constants_are_arguments_not_compiled_in(tmp_path):
@@ -366,3 +372,33 @@ def test_interrupt_is_a_keyboard_interrupt_that_says_what_was_saved(tmp_path, mo
     assert (exc.path, exc.rows, exc.computed) == (str(path), 4, 4)
     assert len(read_csv(path, key=KERR_KEY)["eps"]) == 4
 
+
+
+def test_an_interrupt_request_stops_the_sweep_once(tmp_path):
+    """interrupt_sweeps (what the console's SIGINT handler calls besides raising; Python
+    swallows a KeyboardInterrupt raised inside a gc callback, jax's among them) stops a sweep
+    before its next chunk with SweepInterrupted, once: the next run completes."""
+    from jaxent.cli import _on_sigint
+    from jaxent.sweep import SweepInterrupted
+
+    path = tmp_path / "k.csv"
+    # the handler raises, and leaves the request behind even if the exception is swallowed
+    try:
+        _on_sigint(2, None)
+    except KeyboardInterrupt:
+        pass
+    with pytest.raises(SweepInterrupted) as info:
+        kerr_sweep([4.0], [0.5, 0.6], path, chunk=2, nmax=16, progress=False)
+    assert (info.value.rows, info.value.computed) == (0, 0)
+    r = kerr_sweep([4.0], [0.5, 0.6], path, chunk=2, nmax=16, progress=False)
+    assert r.computed == 2 and len(read_csv(path, key=KERR_KEY)["eps"]) == 2
+    # and the console's unraisable hook reports other swallowed exceptions, not that one
+    import types
+
+    from jaxent.cli import _quiet_interrupts
+
+    seen = []
+    hook = _quiet_interrupts(seen.append)
+    for exc in (KeyboardInterrupt, ValueError):
+        hook(types.SimpleNamespace(exc_type=exc))
+    assert [u.exc_type for u in seen] == [ValueError]

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> None:
     print("N     min gap       at eps    max relative error (condition x resolution)")
     N_arr, gap, e = (np.asarray(data[c], float) for c in ("N", "gap", "eps"))
     res = np.asarray(data["resolution_1"], float) * np.asarray(data["condition_1"], float)
+    res = np.where(np.isnan(res), np.inf, res)  # a gap without a bound has none: inf, not NaN
     for N in np.unique(N_arr):
         m = N_arr == N
         j = np.argmin(gap[m])

@@ -55,24 +55,26 @@ The resolution is a backward error: $\lambda$ is an exact eigenvalue of a matrix
 $\mathcal L$. How far that moves the eigenvalue is, to first order, the resolution times the
 eigenvalue's condition number $\kappa_i = \|l_i\|\|r_i\|/|l_i^\dagger r_i|$ (left and right
 eigenvectors), which is 1 for a normal operator only. Liouvillians are not normal: over
-eps = 0.5-1.3 at N = 5, 10 the Kerr gap has $\kappa$ = 2.6-43 (2.3-2.8 at eps = 0.8-1.1; the
-largest where it is one of a near-degenerate group, eps <= 0.7 and >= 1.25), the next three
-eigenvalues 6.7 to 1.0e4, and the populations of a weakly damped oscillator
+eps = 0.5-1.3 at N = 5, 10 (``jaxent spectrum``'s truncations) the Kerr gap has
+$\kappa$ = 2.6-43 (the largest where it is one of a near-degenerate group, eps <= 0.7 and
+>= 1.25), the next three eigenvalues 6.7 to 1.0e4, and the populations of a weakly damped oscillator
 (``tests/test_spectrum.py``) 26 to 1.4e4; their errors against dense ``eig`` reach 6x and 100x
 the resolution. So each eigenvalue also comes with ``condition``, and
 ``error_bound`` $= \kappa_i\,\times$ ``resolution`` is its first-order forward error bound.
 
-The condition number is taken within the traceless Hermitian matrices, where the slow modes
-and their residuals live ($\mathcal L$ preserves the trace, so $\mathcal L r - \lambda r$ is
-traceless for a traceless $r$): $l_i$ there is the projection $P_0 l$ of the left eigenvector
-of $\mathcal L$, $P_0 X = X - ({\rm tr} X/n) 1$, and $|\lambda_{\rm computed} - \lambda| \le
+The condition number is taken within the traceless Hermitian matrices, where the slow modes and
+their residuals live ($\mathcal L$ preserves the trace, so $\mathcal L r - \lambda r$ is
+traceless for a traceless $r$): $l_i$ there is the projection $P_0 l$ of the left eigenvector of
+$\mathcal L$, $P_0 X = X - ({\rm tr} X/n) 1$, and $|\lambda_{\rm computed} - \lambda| \le
 \kappa_i \|\mathcal L r - \lambda r\|$ to first order, since $l^\dagger$ of a traceless matrix
 is $(P_0 l)^\dagger$ of it. This $\kappa_i$ is at most the unrestricted one (Kerr gap at N = 5,
-eps = 0.8: 2.8 against 4.1). Arnoldi finds $P_0 l_i$ by a second shift-invert Arnoldi, on the
-adjoint solve $(\mathcal L - \sigma)^{-\dagger}$ (the solver's ``transpose``, the same factors),
-whose Ritz values $\overline{1/(\lambda_i - \sigma)}$ are matched to the right ones; it stops
-once each left vector's residual $\|P_0\mathcal L^\dagger l - \bar\lambda l\|$ is below
-:data:`CONDITION_RTOL` $|\lambda|$ (or the float64 floor). ``condition=False`` skips it (half
+eps = 0.8, nmax 24: 2.8 against 4.1). Arnoldi finds $P_0 l_i$ by a second shift-invert Arnoldi,
+on the adjoint solve $(\mathcal L - \sigma)^{-\dagger}$ (the solver's ``transpose``, the same
+factors), whose Ritz values $\overline{1/(\lambda_i - \sigma)}$ are matched to the right ones;
+it stops once each left vector's residual $\|P_0\mathcal L^\dagger l - \bar\mu l\|$ (its own
+Ritz value $\mu$) is below :data:`CONDITION_RTOL` $|\lambda|$ (or the float64 floor). A left
+vector still above it after all the steps (or one Ritz vector matched to two eigenvalues) gives
+``condition = inf``: no bound rather than a wrong one. ``condition=False`` skips it all (half
 the work; ``condition`` is then NaN). Dense: the rows of the inverse eigenvector matrix.
 """
 
@@ -128,8 +130,9 @@ class Spectrum(eqx.Module):
       error of each eigenvalue; its absolute accuracy is this times the eigenvalue's condition
       number (module docstring).
     - ``condition``: ``(k,)`` condition number $\kappa_i = \|l_i\|\|r_i\|/|l_i^\dagger r_i|$ of
-      each eigenvalue within the traceless Hermitian matrices (module docstring); NaN when not
-      computed (``condition=False``) or where the eigenvalue was not found.
+      each eigenvalue, $l_i$ projected onto the traceless matrices (module docstring); NaN
+      when not computed (``condition=False``) or where the eigenvalue was not found, ``inf``
+      where its left eigenvector did not converge.
     - ``norm``: estimate of $\|\mathcal L\|_2$ (power iteration).
     - ``next_rate``: $-{\rm Re}$ of the first eigenvalue beyond the ``k`` returned (Arnoldi:
       its Ritz value), i.e. the decay rate of everything left out; ``inf`` if none.
@@ -347,7 +350,8 @@ def _left_residuals(L, lam, lefts):
 def _left_ritz(V, H, j, lam, sigma, n: int):
     r"""The left eigenmatrices (traceless projections) of the eigenvalues ``lam`` from ``j``
     Arnoldi steps on ``(L - sigma)^{-dag}``: its Ritz value $\theta$ stands for the eigenvalue
-    $\overline{1/\theta} + \sigma$ of ``L``; each of ``lam`` takes the nearest."""
+    $\overline{1/\theta} + \sigma$ of ``L``; each of ``lam`` takes the nearest. Returns the
+    eigenmatrices, the eigenvalues of ``L`` their Ritz values stand for, and their indices."""
     m = H.shape[1]
     live = jnp.arange(m) < j
     theta, S = jnp.linalg.eig(jnp.where(live[:, None] & live[None, :], H[:m, :m], 0.0))
@@ -355,7 +359,7 @@ def _left_ritz(V, H, j, lam, sigma, n: int):
     mu = jnp.where(safe, jnp.conj(1.0 / jnp.where(safe, theta, 1.0)) + sigma, jnp.inf + 0j)
     idx = jnp.argmin(jnp.abs(mu[None, :] - jnp.where(jnp.isfinite(lam), lam, 0.0)[:, None]),
                      axis=1)
-    return jax.vmap(lambda x: _unpack(x, n))(S[:, idx].T @ V[:m])
+    return jax.vmap(lambda x: _unpack(x, n))(S[:, idx].T @ V[:m]), mu[idx], idx
 
 
 def _dense_spectrum(L: AbstractLindbladian):
@@ -398,8 +402,8 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
       (``Spectrum.condition``, ``Spectrum.error_bound``; module docstring). With Arnoldi it
       costs a second, adjoint Arnoldi run on the same factors; ``False`` leaves it NaN.
 
-    **Returns:** :class:`Spectrum`. jit- and vmap-able (``k``, ``method``, ``krylov``, ``rtol``
-    static; under ``vmap`` the batch runs until its slowest member has converged).
+    **Returns:** :class:`Spectrum`. jit- and vmap-able (``k``, ``method``, ``krylov``, ``rtol``,
+    ``condition`` static; under ``vmap`` the batch runs until its slowest member has converged).
     Eigenvalues are not differentiated (no derivative rule for repeated Ritz values).
     """
     from jaxent.lindblad.steady_state import default_solver
@@ -462,13 +466,22 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
         y = solver.transpose(state, _unpack(v, n))
         return _pack(_traceless(0.5 * (y + jnp.conj(y).T)), n)
 
-    def left_done(V, H, j):
-        res = _left_residuals(L, lam, _left_ritz(V, H, j, lam, sigma, n))
-        tol = jnp.maximum(CONDITION_RTOL * jnp.abs(lam), 10 * EPS64 * norm)
-        return jnp.all(~jnp.isfinite(lam) | (res <= tol))
+    tol = jnp.maximum(CONDITION_RTOL * jnp.abs(lam), 10 * EPS64 * norm)
+
+    def converged(V, H, j):
+        # each left vector's residual against its own Ritz value (against lam it could not
+        # fall below |mu - lam|, up to kappa x resolution), and no Ritz vector taken twice
+        lefts, mu, idx = _left_ritz(V, H, j, lam, sigma, n)
+        ok = _left_residuals(L, mu, lefts) <= tol
+        found = jnp.isfinite(lam)
+        twice = jnp.sum((idx[:, None] == idx[None, :]) & found[None, :], axis=1) > 1
+        return lefts, (ok & ~twice) | ~found
 
     V, H, steps = _arnoldi(apply_adjoint, _pack(_start_vector(n, seed + 1), n), m,
-                           left_done if rtol > 0 else None)
-    cond = _condition(lam, spec.modes, _left_ritz(V, H, steps, lam, sigma, n))
+                           (lambda V, H, j: jnp.all(converged(V, H, j)[1])) if rtol > 0
+                           else None)
+    lefts, ok = converged(V, H, steps)
+    # an unconverged left vector can make kappa too small: no bound then (inf), not a wrong one
+    cond = jnp.where(ok, _condition(lam, spec.modes, lefts), jnp.inf)
     return eqx.tree_at(lambda s: s.condition, spec, cond)
 

@@ -295,7 +295,8 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
         cond = _floats(data["condition_1"])
         if cond.shape != res.shape:
             raise ValueError(f"condition_1 has {cond.size} values for {res.size} gaps")
-        res = res * np.where(cond >= 1, cond, np.nan)
+        # kappa >= 1 exactly; 1 - 2e-16 is a normal eigenvalue's rounding, not an error
+        res = res * np.where(cond >= 1 - 1e-8, np.maximum(cond, 1.0), np.nan)
     sizes = sorted(set(cols["N"][np.isfinite(cols["N"])].tolist()))
     fig, ax = subplots(1, 1, figsize=(6, 4.3), constrained_layout=True)
     cast(ConstrainedLayoutEngine, fig.get_layout_engine()).set(w_pad=0.12)
