@@ -220,12 +220,19 @@ def shift(L: AbstractLindbladian, norm) -> jax.Array:
     return jnp.minimum(SHIFT * norm, SHIFT_DECAY * floor)
 
 
+def _traceless(X):
+    r"""$P_0 X = X - ({\rm tr} X/n) 1$ on the last two axes."""
+    n = X.shape[-1]
+    tr = jnp.trace(X, axis1=-2, axis2=-1)
+    return X - (tr / n)[..., None, None] * jnp.eye(n)
+
+
 def _start_vector(n: int, seed: int):
     """A fixed traceless Hermitian start vector with weight on every coherence."""
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
     X = jax.random.normal(k1, (n, n)) + 1j * jax.random.normal(k2, (n, n))
     X = 0.5 * (X + jnp.conj(X).T)
-    X = X - jnp.trace(X) / n * jnp.eye(n)
+    X = _traceless(X)
     return X / jnp.linalg.norm(X)
 
 
@@ -321,13 +328,6 @@ def _finish(L, lam, modes_of, k: int, norm, lefts_of=None):
             else _condition(lam[:k], modes, lefts_of(order[:k])))
     return Spectrum(eigenvalues=lam[:k], modes=modes, residuals=res,
                     resolution=res + EPS64 * norm, condition=cond, norm=norm, next_rate=nxt)
-
-
-def _traceless(X):
-    r"""$P_0 X = X - ({\rm tr} X/n) 1$ on the last two axes."""
-    n = X.shape[-1]
-    tr = jnp.trace(X, axis1=-2, axis2=-1)
-    return X - (tr / n)[..., None, None] * jnp.eye(n)
 
 
 def _condition(lam, modes, lefts):
@@ -439,12 +439,11 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
     solver = default_solver(L) if solver is None else solver
     sigma = shift(L, norm)
     state = solver.init(ShiftedLindbladian(base=L, sigma=sigma))
-    eye = jnp.eye(n)
 
-    def apply(v):
+    def apply(v):  # (L - sigma)^{-1} on the traceless Hermitian matrices
         y = solver.compute(state, _unpack(v, n), jnp.zeros(()))[0]
-        y = 0.5 * (y + jnp.conj(y).T)
-        return _pack(y - jnp.trace(y) / n * eye, n)  # the solve keeps tr y = 0 up to rounding
+        # the solve keeps Hermiticity and tr y = 0 up to rounding
+        return _pack(_traceless(0.5 * (y + jnp.conj(y).T)), n)
 
     def done(V, H, j):
         # the k eigenvalues to rtol, and the (k + 1)-th (next_rate: when the rest has decayed)

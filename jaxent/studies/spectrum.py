@@ -33,11 +33,9 @@ def spectrum_columns(k: int = N_EIGENVALUES) -> tuple[tuple[str, ...], tuple[str
 
 
 def error_bound(row, i: int) -> float:
-    """``condition_i * resolution_i`` of a row: eigenvalue ``i``'s first-order error bound (its
-    resolution alone for a table without condition numbers; NaN stays NaN)."""
-    res = row[f"resolution_{i}"]
-    cond = row.get(f"condition_{i}", 1.0)
-    return res * cond
+    """``condition_i * resolution_i`` of a row: eigenvalue ``i``'s first-order error bound
+    (NaN stays NaN)."""
+    return row[f"resolution_{i}"] * row[f"condition_{i}"]
 
 
 def _checks(row) -> list[tuple[str, str]]:
@@ -46,7 +44,7 @@ def _checks(row) -> list[tuple[str, str]]:
     if not err < 0.01 * abs(row["gap"]):
         out.append(("resolution", f"the gap {row['gap']:.2e} is known only to +-{err:.1e} "
                                   f"(resolution {row['resolution_1']:.1e} x condition number "
-                                  f"{row.get('condition_1', float('nan')):.2g}; float64 limit "
+                                  f"{row['condition_1']:.2g}; float64 limit "
                                   f"eps ||L|| = {2.2e-16 * row['norm_L']:.1e})"))
     # the other eigenvalues: to 1 % of their modulus (with the shift-invert at sigma = 0, a gap
     # at the float64 limit left the Krylov space polluted and the next Ritz values unconverged,
