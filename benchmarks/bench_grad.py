@@ -28,15 +28,15 @@ import jax.numpy as jnp  # noqa: E402
 
 import jaxent  # noqa: E402,F401
 from jaxent.models.kerr import Kerr, choose_nmax, series_terms  # noqa: E402
-from jaxent.studies.kerr import KERR_OUTPUTS, kerr_point  # noqa: E402
+from jaxent.studies.kerr import KERR_OUTPUTS, kerr_grid, kerr_point  # noqa: E402
 
 
-def _best(f, x, repeat):
-    jax.block_until_ready(f(x))  # compile
+def _best(f, x, grid, repeat):
+    jax.block_until_ready(f(x, grid))  # compile
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        jax.block_until_ready(f(x))
+        jax.block_until_ready(f(x, grid))
         times.append(time.perf_counter() - t0)
     return min(times)
 
@@ -55,16 +55,20 @@ def main() -> None:
             m = Kerr(eps=eps, N=N)
             nmax, K = choose_nmax(m), series_terms(m)
 
-            def point(theta):
+            def point(theta, grid):
                 e, k, d, u = theta
-                return kerr_point(Kerr(eps=e, N=N, kappa=k, delta=d, u=u), nmax, n_terms=K)
+                return kerr_point(Kerr(eps=e, N=N, kappa=k, delta=d, u=u), nmax, grid,
+                                  n_terms=K)
 
+            # the grid is an argument, as in the sweep (captured, its tables would be compiled
+            # in as constants: a different program)
+            grid = kerr_grid(nmax)
             theta = jnp.array([eps, 0.5, -2.0, 1.0])
-            fwd = jax.jit(lambda t: point(t)["Pi_d"])
-            grad = jax.jit(jax.grad(lambda t: point(t)["Pi_d"]))
+            fwd = jax.jit(lambda t, g: point(t, g)["Pi_d"])
+            grad = jax.jit(jax.grad(lambda t, g: point(t, g)["Pi_d"]))
             jac = jax.jit(jax.jacfwd(
-                lambda t: (lambda o: jnp.stack([o[c] for c in KERR_OUTPUTS]))(point(t))))
-            tf, tg, tj = (_best(f, theta, args.repeat) for f in (fwd, grad, jac))
+                lambda t, g: (lambda o: jnp.stack([o[c] for c in KERR_OUTPUTS]))(point(t, g))))
+            tf, tg, tj = (_best(f, theta, grid, args.repeat) for f in (fwd, grad, jac))
             print(f"{N:>4g} {eps:>5g} {nmax:>5d} {tf:>10.4f} {tg:>10.4f} {tg / tf:>6.2f} "
                   f"{tj:>11.4f} {tj / tf:>6.2f} {8 * tf:>14.4f}", flush=True)
     print(f"end to end (process start, imports, compilation, all timings): "

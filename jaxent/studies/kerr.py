@@ -279,6 +279,7 @@ def make_study(nmax_step: int = 16, nmax: int | None = None) -> Study:
         preflight=preflight,
         describe=lambda st: f"nmax={st[0]}, ~{_point_seconds(st[0]):.2g} s/pt",
         constants=_grid_of,
+        sequential=True,  # one point's tables and fields stay in cache (sweep module docstring)
     )
 
 

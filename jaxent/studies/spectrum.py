@@ -112,7 +112,7 @@ def make_study(k: int = N_EIGENVALUES, nmax: int | None = None, nmax_step: int =
     return Study(name="spectrum", params=SPECTRUM_KEY, outputs=outs, diagnostics=diags,
                  point=point, assign_static=assign_static, checks=_checks,
                  static_names=("nmax",), static_columns=lambda st: {"nmax": st[0]},
-                 describe=lambda st: f"nmax={st[0]}, {st[1]}", iterative=True)
+                 describe=lambda st: f"nmax={st[0]}, {st[1]}", sequential=True)
 
 
 def spectrum_sweep(N_values: ArrayLike, eps_values: ArrayLike, out_csv, *,
