@@ -67,7 +67,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser, params: list[str], chun
     """The flags every sweep command shares: ``--chunk``, ``--grad``, ``--recompute-flagged``,
     ``--no-progress``. ``params`` are the parameter names ``--grad`` accepts."""
     parser.add_argument("--chunk", type=int, default=chunk,
-                        help=f"points per vmapped batch (default {chunk})")
+                        help=f"points per batch, written together (default {chunk}; vmapped, "
+                             "but one after the other on a CPU for the Kerr, quench and "
+                             "spectrum points)")
     parser.add_argument("--grad", nargs="+", default=[], metavar="PARAM", choices=params,
                         help="add d<column>_d<PARAM> columns (jax.jacfwd through the steady "
                              f"state) for these parameters: {', '.join(params)}")
