@@ -13,8 +13,9 @@ A model registers a :class:`Study`:
   (error control);
 - ``constants(static)`` (optional): arrays that depend on the static data only (e.g. the
   Husimi grid's tables), built once per group outside ``jit`` and passed to the compiled batch
-  function as an argument, so they are not baked into the executable (a 55 MB constant
-  lengthened compilation by 1.2 s and each persistent-cache read by 0.3 s); the point is then
+  function as an argument, so they are not baked into the executable (the grid's former 77 MB
+  table, as a constant, lengthened compilation by 1.2 s and each persistent-cache read by
+  0.3 s; its factored tables are 1.2 MB); the point is then
   called as ``point(p, static, constants)``;
 - ``checks(row)``: the problems of a finished row, each ``(flag, message with the fix)``;
 - ``static_columns(static)``: columns written from the static data (e.g. ``nmax``);

@@ -107,12 +107,13 @@ def test_polar_transform_keeps_every_fock_term(nmax):
         assert np.abs(refa).max() > 1e-3  # a X is not zero: the check compares something
 
 
-@pytest.mark.parametrize("nmax", [33, 70, 161])
+@pytest.mark.parametrize("nmax", [33, 70, 161, 200])
 def test_factored_transform_over_several_blocks(nmax):
-    # Sizes past one block of harmonics (BLOCK = 32) and up to one block per run (161: 6 blocks,
-    # 6 runs): the factored tables (band x ladder x r^e) against the direct sum
+    # Sizes past one block of harmonics (BLOCK = 32), one block per run (161: 6 blocks, 6 runs)
+    # and runs of several blocks (200: 7 blocks in 6 runs): the factored tables (band x ladder
+    # x r^e) against the direct sum
     # sum_{m,n} X_mn C_m C_n e^{-i(m-n) theta} at every 5th radius and 7th angle (the whole
-    # grid at nmax = 161 would be 2.5e9 products). X is random with every diagonal and a
+    # grid at nmax = 200 would be 5e9 products). X is random with every diagonal and a
     # state-like decay e^{-(m+n)/nmax}, so that the top levels still weigh ~e^-2.
     from jaxent.phase_space.grid import BLOCK, block_runs
 
@@ -125,11 +126,15 @@ def test_factored_transform_over_several_blocks(nmax):
     pts = np.asarray(g.points())[::5, ::7]
     ref = np.asarray(bargmann_points(X, pts))
     got = np.asarray(bargmann_polar(X, g))[::5, ::7]
-    np.testing.assert_allclose(got, ref, rtol=0, atol=5e-14 * np.abs(ref).max())
+    # both routes round ~nmax^2 terms of log-space amplitudes: against 40-digit mpmath sums at
+    # the three largest disagreements at nmax = 200 the factored route was off by <= 2.0e-14
+    # of the largest value, the point-by-point sum by <= 3.4e-14 (a lost term: ~1e-2)
+    tol = 1e-13
+    np.testing.assert_allclose(got, ref, rtol=0, atol=tol * np.abs(ref).max())
     Xh = X + X.conj().T
     refh = np.asarray(bargmann_points(Xh, pts)).real
     goth = np.asarray(bargmann_polar(Xh, g, hermitian=True))[::5, ::7]
-    np.testing.assert_allclose(goth, refh, rtol=0, atol=5e-14 * np.abs(refh).max())
+    np.testing.assert_allclose(goth, refh, rtol=0, atol=tol * np.abs(refh).max())
     # and where the values are small, relative to the Fock terms that make them: the far edge
     # of the disc, where r^e of the factored form is largest. Against 40-digit mpmath sums at
     # r = 12.4 and 12.9 (nmax = 70) both routes were off by up to 3e-14 (factored) and 5e-14
@@ -139,6 +144,38 @@ def test_factored_transform_over_several_blocks(nmax):
     # sum of |terms|: |X| at the real point |mu| (C_n >= 0, no phases)
     terms = np.asarray(bargmann_points(np.abs(Xh), np.abs(pts))).real
     assert np.all(np.abs(goth - refh)[edge] <= 2e-13 * terms[edge] + 1e-300)
+
+
+@pytest.mark.parametrize("nmax", [257, 600])
+def test_factored_tables_equal_the_amplitude_products(nmax):
+    # band x ladder x r^e = C_{n+d} C_n for every harmonic d >= 0 (runs of 2 blocks at 257, of
+    # 3-4 at 600), against the products of the grid's amplitudes, wherever those are above
+    # 1e-200 (below ~1e-270 the factored form may underflow: nothing there weighs). Both sides
+    # carry the rounding of the log-space amplitudes C_n, eps x |log C_n| <~ 4.5e-13 each at
+    # nmax = 600 (against mpmath the worst entry was off by 5.2e-13 factored, 3.7e-13 direct);
+    # a wrong ladder or r^e factor is O(1)
+    from jaxent.phase_space.grid import BLOCK, block_runs
+
+    g = polar_grid(nmax)
+    amp, ladder, rpow = (np.asarray(x) for x in (g.amp, g.ladder, g.rpow))
+    assert len(g.band) == len(block_runs(nmax)) == 6
+    assert any(b - a > 1 for a, b in block_runs(nmax))
+    for band, (a, b) in zip(g.band, block_runs(nmax)):
+        band = np.asarray(band)
+        hi = band.shape[-1]
+        assert hi == nmax - BLOCK * a
+        for j, blk in enumerate(range(a, b)):
+            for e in (0, 1, BLOCK // 2, BLOCK - 1):
+                d = BLOCK * blk + e
+                if d >= nmax:
+                    continue
+                n = np.arange(hi)
+                direct = np.where(n + d < nmax,
+                                  amp[:, np.minimum(n + d, nmax - 1)] * amp[:, :hi], 0.0)
+                factored = band[j] * ladder[:hi, d][None, :] * rpow[:, e][:, None]
+                big = direct > 1e-200
+                np.testing.assert_allclose(factored[big], direct[big], rtol=2e-12, atol=0)
+                assert np.all(np.abs(factored[~big]) <= 1e-199)
 
 
 def test_bargmann_identity_against_autodiff():

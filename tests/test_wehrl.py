@@ -190,7 +190,7 @@ def test_second_derivatives_finite_where_q_is_rounding_noise():
     where it is 2e-11; moving the grid's amplitudes by 1-2 ulps moved d2 dS_dt by 6e-5 of it).
     With the floor at 1e-20 of the peak: checked against central differences of the
     reverse-mode gradient (converged to 1e-12 from h = 3e-4 down to 3e-5); over four random
-    1-2 ulp perturbations of the grid's pair table the largest difference was 3.7e-10
+    1-2 ulp perturbations of the grid's former pair table the largest difference was 3.7e-10
     absolute, 6.5e-8 relative."""
     nmax, b0 = 64, 3.0
     g = polar_grid(nmax)

@@ -93,7 +93,8 @@ class PolarGrid(eqx.Module):
 
       so that the transform is one GEMM per block against ``band``
       (:func:`~jaxent.phase_space.husimi.bargmann_harmonics`). ``band`` is a tuple of
-      :data:`RUNS` arrays ``(blocks, n_r, nmax - d_first)``, one per run of blocks, each cut to
+      ``min(RUNS, ceil(nmax / BLOCK))`` arrays ``(blocks, n_r, nmax - d_first)``, one per run
+      of blocks (:func:`block_runs`), each cut to
       the Fock range its harmonics reach ($n + d <$ nmax): 0.7 MB at nmax = 176 (1.2 MB with
       the other tables), where the unfactored table $C_{n+d}C_n$ took 77 MB and every state
       streamed it from memory. ``ladder`` ``(nmax, nmax)`` (zero where $n + d \ge$ nmax), ``rpow``

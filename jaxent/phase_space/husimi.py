@@ -77,7 +77,7 @@ def _lower_harmonics(X, grid: PolarGrid):
     Y = jnp.pad(Y, [(0, 0), (0, 0), (0, n_blocks * BLOCK - nmax)])
     Y = Y.reshape(2 * K, nmax, n_blocks, BLOCK)
     parts = []
-    for band, (a, b) in zip(grid.band, block_runs(nmax)):
+    for band, (a, b) in zip(grid.band, block_runs(nmax), strict=True):
         hi = band.shape[-1]  # n < nmax - BLOCK a: the Fock range of the run's harmonics
         parts.append(jnp.einsum("bin,knbw->kibw", band, Y[:, :hi, a:b]))
     out = jnp.concatenate(parts, axis=2) * grid.rpow[None, :, None, :]

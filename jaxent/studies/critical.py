@@ -150,8 +150,8 @@ def pi_d_peak(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
                   for N in N_values for e in np.linspace(*bracket, 5))
         nmax = int(nmax_step * math.ceil(est / nmax_step))
     f = _pi_d_function(int(nmax), K, kappa, delta, u)
-    # the Husimi grid enters the program as an argument (shared by all sizes), not as tens of
-    # MB of constants compiled into it and into the persistent compilation cache
+    # the Husimi grid enters the program as an argument (shared by all sizes), not as ~1 MB of
+    # constants compiled into it and into the persistent compilation cache
     st = newton_extremum(f, starts, N_values, lower=starts - 2.0 / N_values,
                          upper=starts + 2.0 / N_values, xtol=xtol, trust=0.5 / N_values,
                          shared=kerr_grid(int(nmax)))

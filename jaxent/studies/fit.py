@@ -305,7 +305,7 @@ class _Spec(NamedTuple):
 def _curves_of(p, N, eps, grid, spec: _Spec, diagnostics: bool = False):
     """Model observables ``(M, O)`` at natural parameters ``p = (kappa, delta, u)``. ``grid``:
     ``kerr_grid(spec.nmax)``, an argument of the compiled programs (compiled in, its tables
-    would be tens of MB of constants in each program and in the persistent cache)."""
+    would be ~1 MB of constants in each program and in the persistent cache)."""
 
     def one(e):
         out = kerr_point(Kerr(eps=e, N=N, kappa=p[0], delta=p[1], u=p[2]), spec.nmax, grid,

@@ -105,7 +105,7 @@ def kerr_point(model: Kerr, nmax: int, grid=None, *, n_terms: int | None = 4096,
     ``pinned`` of the steady state (the exact state: its series' last term, NaN, 0).
     ``method``: :data:`~jaxent.models.kerr.NESS_METHODS` (static). ``grid``: the Husimi grid
     (default :func:`kerr_grid`; pass it as an argument of a jitted caller so that its tables,
-    ~55 MB at nmax = 176, are not compiled in as constants).
+    1.2 MB at nmax = 176, are not compiled in as constants).
     jit/vmap-able; differentiable in every field of ``model``.
     ``check=False`` skips the traced parameter checks (for callers that validated eagerly).
     """
