@@ -131,16 +131,15 @@ def _synthesis_in_pairs(g, grid: PolarGrid):
     as a complex one of the same length: 2.6 against 1.4 ms for the four fields of a state at
     nmax = 176). The d = 0 harmonic of a Hermitian field is real; its imaginary part (rounding
     of a not exactly Hermitian input) is dropped, as the real FFT drops it."""
-    nmax, n = grid.nmax, grid.n_theta
     F = g.shape[-3]
     if F % 2:
         g = jnp.concatenate([g, jnp.zeros_like(g[..., :1, :, :])], axis=-3)
     g = g.at[..., 0].set(g[..., 0].real)
     g1, g2 = g[..., 0::2, :, :], g[..., 1::2, :, :]
-    pos = g1 + 1j * g2  # d = 0 .. nmax-1: FFT bin d
-    neg = jnp.conj(g1[..., 1:]) + 1j * jnp.conj(g2[..., 1:])  # d = -1 .. -(nmax-1): bin n + d
-    zeros = jnp.zeros(pos.shape[:-1] + (n - (2 * nmax - 1),), pos.dtype)
-    z = jnp.fft.fft(jnp.concatenate([pos, zeros, neg[..., ::-1]], axis=-1), axis=-1) / jnp.pi
+    pos = g1 + 1j * g2  # d = 0 .. nmax-1
+    neg = jnp.conj(g1[..., 1:]) + 1j * jnp.conj(g2[..., 1:])  # d = -1 .. -(nmax-1)
+    # z from its harmonics d = -(nmax-1) .. nmax-1, laid out as bargmann_harmonics does
+    z = polar_synthesis(jnp.concatenate([neg[..., ::-1], pos], axis=-1), grid)
     q = jnp.stack([z.real, z.imag], axis=-3)  # (..., pairs, 2, n_r, n)
     return q.reshape(q.shape[:-4] + (-1,) + q.shape[-2:])[..., :F, :, :]
 
