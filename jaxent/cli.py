@@ -182,13 +182,21 @@ def _drop_output_on_closed_pipe() -> None:
         sys.stdout = _DropOnClosedPipe(sys.stdout)
 
 
-def _on_sigint(signum, frame):
-    """The console command's Ctrl-C: a ``KeyboardInterrupt``, and the sweep is told as well
-    (:func:`jaxent.sweep.interrupt_sweeps`), in case Python swallows the exception in a garbage
-    collector callback."""
-    from jaxent.sweep import interrupt_sweeps
+#: Set by the console command's Ctrl-C (:func:`_on_sigint`), in case its exception is lost.
+_INTERRUPTED = False
 
-    interrupt_sweeps()
+
+def _on_sigint(signum, frame):
+    """The console command's Ctrl-C: a ``KeyboardInterrupt``, and it is recorded as well, in
+    case Python swallows the exception in a garbage collector callback (e.g. JAX's while it is
+    imported): :func:`main` checks :data:`_INTERRUPTED` once the command is loaded, and a
+    running sweep is told (:func:`jaxent.sweep.interrupt_sweeps`)."""
+    global _INTERRUPTED
+    _INTERRUPTED = True
+    # not loaded (or still loading): no sweep is running
+    tell = getattr(sys.modules.get("jaxent.sweep"), "interrupt_sweeps", None)
+    if tell is not None:
+        tell()
     raise KeyboardInterrupt
 
 
@@ -217,30 +225,39 @@ def main(argv: list[str] | None = None) -> int:
         sub = subparsers[args.command]
         if extra:  # the sub-command's usage line, not the top level's
             sub.error(f"unrecognized arguments: {' '.join(extra)}")
-        module = importlib.import_module(COMMANDS[args.command])
-        from jaxent.sweep import enable_compilation_cache
-
-        if argv is None:
-            signal.signal(signal.SIGINT, _on_sigint)
-            sys.unraisablehook = _quiet_interrupts(sys.unraisablehook)
-        enable_compilation_cache()  # a repeated command does not compile again
         out = getattr(args, "out", None)
         if isinstance(out, str) and not out.strip():
             sub.error(f"--out: must name a folder, got {out!r}")
-        new_out = isinstance(out, str) and not os.path.lexists(out)
-        try:
-            fmt, warnings.formatwarning = warnings.formatwarning, _format_warning(sub.prog)
+        if argv is None:  # before JAX is imported: a Ctrl-C from here on is handled below
+            signal.signal(signal.SIGINT, _on_sigint)
+            sys.unraisablehook = _quiet_interrupts(sys.unraisablehook)
+        from jaxent.plotting.worker import figures_in_background
+
+        # A console command that has still to import JAX gets matplotlib ready in a second
+        # process meanwhile (jaxent.plotting.worker); in a process that has JAX already (a
+        # test, a notebook) the figures are drawn here.
+        with figures_in_background(argv is None and "jax" not in sys.modules):
+            module = importlib.import_module(COMMANDS[args.command])
+            from jaxent.sweep import enable_compilation_cache
+
+            if _INTERRUPTED:  # a Ctrl-C whose exception the imports swallowed
+                raise KeyboardInterrupt
+
+            enable_compilation_cache()  # a repeated command does not compile again
+            new_out = isinstance(out, str) and not os.path.lexists(out)
             try:
-                module.run(args)
-            finally:
-                warnings.formatwarning = fmt
-        except (ValueError, argparse.ArgumentTypeError, MemoryError) as exc:
-            _remove_if_empty(out, new_out)
-            sub.error(_one_line(str(exc)))
-        except OSError as exc:
-            _remove_if_empty(out, new_out)
-            sys.stdout.flush()
-            sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc, out)}\n")
+                fmt, warnings.formatwarning = warnings.formatwarning, _format_warning(sub.prog)
+                try:
+                    module.run(args)
+                finally:
+                    warnings.formatwarning = fmt
+            except (ValueError, argparse.ArgumentTypeError, MemoryError) as exc:
+                _remove_if_empty(out, new_out)
+                sub.error(_one_line(str(exc)))
+            except OSError as exc:
+                _remove_if_empty(out, new_out)
+                sys.stdout.flush()
+                sub.exit(2, f"{sub.prog}: error: {_os_error_message(exc, out)}\n")
     except KeyboardInterrupt as exc:
         if argv is None:  # a second Ctrl-C must not cut the message or the exit below
             signal.signal(signal.SIGINT, signal.SIG_IGN)

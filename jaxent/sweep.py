@@ -192,8 +192,9 @@ _COMPILED: dict = {}
 TRACE_COUNT: dict = defaultdict(int)
 
 
-#: Optional key of a batch: a ``(chunk,)`` bool array, False for the padding of a last chunk
-#: (point by point, those are skipped; their outputs are zeros).
+#: Optional key of a batch: a ``(chunk,)`` bool array, True for the points and False for the
+#: padding of a last chunk, which comes after them (point by point, the padding is skipped and
+#: its outputs are zeros).
 VALID = "__valid__"
 
 
@@ -238,15 +239,20 @@ def batch_function(study: Study, static, grad: tuple[str, ...] = ()):
             return jax.vmap(one, in_axes=(0, None))(ps, consts)
         if valid is None:
             return jax.lax.map(lambda p: one(p, consts), ps)
-        # the padding of a last chunk costs nothing: its points are skipped (a vmapped batch
-        # computes them alongside; point by point they would cost as much as real ones)
+        # the padding of a last chunk costs nothing: the loop stops after the valid points,
+        # a prefix of the chunk (a vmapped batch computes the padding alongside; point by point
+        # it would cost as much as real points). A loop of dynamic length, not a lax.cond per
+        # point: XLA copied the cond's operands, the grid tables among them, at every point
+        # (24.5-25.8 ms a Kerr point at N = 40 against 18.4-21.1 ms without).
         shapes = jax.eval_shape(one, jax.tree.map(lambda x: x[0], ps), consts)
+        size = valid.shape[0]
 
-        def skip(p):
-            return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        def body(i, out):
+            res = one(jax.tree.map(lambda x: x[i], ps), consts)
+            return jax.tree.map(lambda o, v: o.at[i].set(v), out, res)
 
-        return jax.lax.map(
-            lambda pv: jax.lax.cond(pv[1], lambda p: one(p, consts), skip, pv[0]), (ps, valid))
+        out = jax.tree.map(lambda s: jnp.zeros((size,) + s.shape, s.dtype), shapes)
+        return jax.lax.fori_loop(0, jnp.sum(valid), body, out)
 
     fn = jax.jit(batched)
     _COMPILED[cache_key] = fn

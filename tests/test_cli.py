@@ -444,3 +444,28 @@ def test_refused_command_leaves_no_new_empty_folder(tmp_path, capsys):
     old.mkdir()
     assert _run(["kerr", "--N", "10", "--eps", "-0.9", "--out", str(old)]) == 2
     assert old.is_dir()
+
+
+def test_console_ctrl_c_while_importing_is_one_line(tmp_path):
+    """A Ctrl-C in the command's first second, while it imports JAX: the same one line and
+    exit 130 as later, no traceback (the handler is installed before the imports)."""
+    import signal
+    import subprocess
+    import time
+
+    env = dict(os.environ, JAXENT_CACHE_DIR=str(tmp_path / "xla"))
+    argv = [sys.executable, "-m", "jaxent", "kerr", "--N", "5", "--eps", "0.5", "--no-progress",
+            "--out", str(tmp_path / "out")]
+    # a background job ignores SIGINT, and so would the command: a shim restores the default
+    # and execs it (no preexec_fn: a fork of this multithreaded JAX process)
+    shim = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            f"os.execv(sys.executable, {argv!r})")
+    proc = subprocess.Popen([sys.executable, "-c", shim], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(0.6)  # past the shim and the package's own import (0.1 s), inside JAX's (1 s)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [
+        "interrupted: re-run the same command to resume (rows already written are kept)"]

@@ -69,3 +69,38 @@ def test_the_kerr_command_does_not_import_scipy():
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_import_does_not_import_jax_and_jax_imported_after_is_float64():
+    """``import jaxent`` costs no JAX import (a command, or the figure worker, imports only the
+    modules it needs); JAX imported afterwards reads float64 from JAX_ENABLE_X64."""
+    code = ("import sys, jaxent; print('jax' in sys.modules); "
+            "import jax; print(jax.config.jax_enable_x64); "
+            "import jax.numpy as jnp; print(jnp.zeros(1).dtype)")
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "True", "float64"]
+
+
+def test_the_public_names_resolve_and_match_the_typing_imports():
+    """The ``TYPE_CHECKING`` imports of ``jaxent/__init__.py`` (what editors and type checkers
+    see) list exactly ``jaxent.__all__``, and each name resolves at run time (imported on first
+    use) to the object of the module those imports name."""
+    import ast
+    import importlib
+
+    import jaxent
+
+    tree = ast.parse(open(jaxent.__file__).read())
+    (block,) = [node for node in tree.body if isinstance(node, ast.If)
+                and ast.unparse(node.test) == "TYPE_CHECKING"]
+    typed = {alias.name: node.module for node in block.body
+             if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert jaxent.__all__ == sorted(typed)
+    for name, module in typed.items():
+        assert getattr(jaxent, name) is getattr(importlib.import_module(module), name), name
+    assert set(jaxent.__all__) <= set(dir(jaxent))
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        jaxent.no_such_name  # noqa: B018

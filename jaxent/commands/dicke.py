@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> None:
     from jaxent.io import read_csv
     from jaxent.models.dicke import dicke_critical_coupling
     from jaxent.plotting.dicke import plot_dicke_fig3
+    from jaxent.plotting.worker import draw
     from jaxent.studies.dicke import DICKE_OUTPUTS, dicke_sweep
 
     ratios = np.unique(parse_values(args.lam_over_lamc, "lam-over-lamc"))
@@ -81,8 +82,8 @@ def run(args: argparse.Namespace) -> None:
             if all(np.isfinite(data[k][i]) for k in DICKE_OUTPUTS)]
     fig_data = {k: [v[i] for i in keep] for k, v in data.items() if k != "flags"}
     if keep:
-        fig, fits = plot_dicke_fig3(fig_data, os.path.join(args.out, "dicke_fig3.png"),
-                                    fit_window=tuple(args.fit_window))
+        fig, fits = draw(plot_dicke_fig3, fig_data, os.path.join(args.out, "dicke_fig3.png"),
+                         fit_window=tuple(args.fit_window))
     else:
         fig, fits = "no figure (no row with finite values)", {}
     flagged = sum(1 for f in data["flags"] if f)

@@ -47,6 +47,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> None:
     from jaxent.io import read_csv, select_rows
     from jaxent.plotting.kerr import peak_of_pi_d_per_N, plot_kerr_fig2
+    from jaxent.plotting.worker import draw
     from jaxent.studies.kerr import KERR_KEY, kerr_sweep
 
     N_values = np.unique(parse_values(args.N, "N"))
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
     data = read_csv(csv_path, key=KERR_KEY)
     # The file may hold earlier sweeps at other parameters (resume is by full key): plot these.
     data = select_rows(data, kappa=args.kappa, delta=args.delta, u=args.u)
-    fig = plot_kerr_fig2(data, os.path.join(args.out, "kerr_fig2.png"), eps_c=args.eps_c)
+    fig = draw(plot_kerr_fig2, data, os.path.join(args.out, "kerr_fig2.png"), eps_c=args.eps_c)
     report_sweep(result, "kerr")
     resid = np.abs(np.asarray(data["ness_identity_residual"]))
     flagged = sum(1 for f in data["flags"] if f)

@@ -97,6 +97,7 @@ def temperature_pairs(args) -> list[tuple[float, float]]:
 def run(args: argparse.Namespace) -> None:
     from jaxent.io import read_csv, select_rows
     from jaxent.plotting.oscillators import plot_all
+    from jaxent.plotting.worker import draw
     from jaxent.studies.oscillators import oscillators_sweep
 
     lams = np.unique(parse_values(args.lam_over_lamc, "lam-over-lamc"))
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> None:
     data = read_csv(csv_path, key=KEY)
     data = select_rows(data, omega1=args.omega1, omega2=args.omega2, gamma1=args.gamma1,
                        gamma2=args.gamma2)
-    figs = plot_all(data, args.out, T_base=args.T_base, T_low=args.T_low)
+    figs = draw(plot_all, data, args.out, T_base=args.T_base, T_low=args.T_low)
     flagged = sum(1 for f in data["flags"] if f)
     print(f"wrote {csv_path} ({len(data['n1'])} rows, {flagged} flagged) and " + ", ".join(figs))
     _print_summary(data)

@@ -70,6 +70,7 @@ def parse_times(text: str | list[str]) -> tuple[np.ndarray | None, int | None]:
 def run(args: argparse.Namespace) -> None:
     from jaxent.io import read_csv, select_rows
     from jaxent.plotting.quench import plot_quench_figures
+    from jaxent.plotting.worker import draw
     from jaxent.studies.quench import QUENCH_PARAMS, quench_sweep
 
     N_values = np.unique(parse_values(args.N, "N"))
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> None:
     data = read_csv(csv_path, key=list(QUENCH_PARAMS) + ["t"])
     data = select_rows(data, kappa=args.kappa, delta=args.delta, u=args.u, N=N_values,
                        eps_i=eps_i, eps_f=eps_f)
-    figs = plot_quench_figures(data, args.out)
+    figs = draw(plot_quench_figures, data, args.out)
     report_sweep(result, "quench")
     flagged = sum(1 for f in data["flags"] if f)
     n_rows = len(data["flags"])

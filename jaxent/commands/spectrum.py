@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> None:
     from jaxent.io import read_csv, select_rows
     from jaxent.models.kerr import mean_field_bistability
     from jaxent.plotting.quench import plot_gap
+    from jaxent.plotting.worker import draw
     from jaxent.studies.spectrum import SPECTRUM_KEY, spectrum_sweep
 
     N_values = np.unique(parse_values(args.N, "N"))
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     data = select_rows(data, kappa=args.kappa, delta=args.delta, u=args.u, N=N_values,
                        eps=eps)
     window = mean_field_bistability(args.kappa, args.delta, args.u)
-    fig = plot_gap(data, os.path.join(args.out, "spectrum_gap.png"), window=window)
+    fig = draw(plot_gap, data, os.path.join(args.out, "spectrum_gap.png"), window=window)
     report_sweep(result, "spectrum")
     flagged = sum(1 for f in data["flags"] if f)
     n_rows = len(data["flags"])

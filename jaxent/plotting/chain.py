@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -41,6 +40,8 @@ def plot_chain_fig2(path: str | os.PathLike, n1: float = 1.0, nL: float = 2.0,
     L = 10 in (a)-(c), lambda = 1e-5 in (c), (d), Gamma = 1e-6 in (b), (d)); the caption does
     not list the lambda values of (a), (b), the Gamma values of (c), the sizes of (d) nor
     n1, nL, so those are chosen here (n1, nL default to the Fig. 3 values 1 and 2)."""
+    import matplotlib
+
     from jaxent.models.chain import chain_occupations
 
     fig, ax = subplots(2, 2, figsize=(9, 7), constrained_layout=True)

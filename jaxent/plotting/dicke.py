@@ -11,7 +11,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-import matplotlib
 import numpy as np
 
 from jaxent.plotting._figure import subplots
@@ -83,6 +82,8 @@ def plot_dicke_fig3(data: Mapping[str, Sequence], path: str,
     fig, axes = subplots(2, 2, figsize=(10, 7.5))
     (ax_a, ax_b), (ax_c, ax_d) = axes
     fits = {}
+    import matplotlib
+
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for gi, grp in enumerate(groups):
         sel = ((cols["omega0"] == grp[0]) & (cols["omega"] == grp[1]) & (cols["kappa"] == grp[2])

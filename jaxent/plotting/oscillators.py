@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
 import numpy as np
 
 from jaxent.plotting._figure import subplots
@@ -66,6 +65,8 @@ def _equilibrium_figure(data, path, col, ylabel, T_base, title):
 
 
 def _ratio_panel(ax, data, coupling, pairs, title):
+    import matplotlib
+
     cmap = matplotlib.colormaps.get_cmap("coolwarm")
     dts = [T2 - T1 for T1, T2 in pairs]
     span = max(abs(d) for d in dts) or 1.0

@@ -34,15 +34,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import matplotlib
 import numpy as np
-from matplotlib.layout_engine import ConstrainedLayoutEngine
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, NullFormatter
 
 from jaxent.plotting._figure import subplots
+
+if TYPE_CHECKING:
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 #: First-order transition of the Kerr model at kappa=1/2, Delta=-2, u=1 [GFL-quench, Sec. IV A].
 EPS_C = 0.933
@@ -69,6 +68,8 @@ _LS_FINAL = (0, (6, 3))     # NESS at eps_f
 
 def _colors(n: int) -> list:
     """``n`` viridis colours, stopping short of the pale yellow end (unreadable on white)."""
+    import matplotlib  # here, as in jaxent.plotting._figure
+
     cmap = matplotlib.colormaps.get_cmap("viridis")
     return [cmap(0.85 * i / max(n - 1, 1)) for i in range(n)]
 
@@ -139,6 +140,8 @@ def _panel_title(letter: str, eps_f: float, eps_c: float) -> str:
 
 
 def _set_time_axis(ax, t: np.ndarray) -> None:
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
     t = t[np.isfinite(t)]
     if t.size == 0:
         return
@@ -167,6 +170,8 @@ def _set_time_axis(ax, t: np.ndarray) -> None:
 
 
 def _quench_figure(cols, flagged, mask, vals, column, ylabel, fig_no, per_N, eps_c, path):
+    from matplotlib.lines import Line2D
+
     eps_f_values = sorted(set(cols["eps_f"][mask].tolist()))
     sizes = sorted(set(cols["N"][mask].tolist()))
     colors = dict(zip(sizes, _colors(len(sizes))))
@@ -177,7 +182,7 @@ def _quench_figure(cols, flagged, mask, vals, column, ylabel, fig_no, per_N, eps
                          constrained_layout=True, squeeze=False)
     # room at the figure's edges for a last tick label centred on a panel's right spine,
     # which constrained layout may place after its final pass
-    cast(ConstrainedLayoutEngine, fig.get_layout_engine()).set(w_pad=0.12)
+    cast("ConstrainedLayoutEngine", fig.get_layout_engine()).set(w_pad=0.12)
     ness_col = f"{column}_ness_f"
     any_flag = False
     for k, (ax, eps_f) in enumerate(zip(axes.flat, eps_f_values)):
@@ -297,9 +302,11 @@ def plot_gap(data: dict[str, list], path: str | os.PathLike,
             raise ValueError(f"condition_1 has {cond.size} values for {res.size} gaps")
         # kappa >= 1 exactly; 1 - 2e-16 is a normal eigenvalue's rounding, not an error
         res = res * np.where(cond >= 1 - 1e-8, np.maximum(cond, 1.0), np.nan)
+    from matplotlib.lines import Line2D
+
     sizes = sorted(set(cols["N"][np.isfinite(cols["N"])].tolist()))
     fig, ax = subplots(1, 1, figsize=(6, 4.3), constrained_layout=True)
-    cast(ConstrainedLayoutEngine, fig.get_layout_engine()).set(w_pad=0.12)
+    cast("ConstrainedLayoutEngine", fig.get_layout_engine()).set(w_pad=0.12)
     if window is not None:
         ax.axvspan(window[0], window[1], color="orange", alpha=0.2,
                    label="bistability (mean field)")

@@ -1,0 +1,219 @@
+r"""Figures drawn by a second process that gets matplotlib ready while the command computes.
+
+On the command line, matplotlib's import and its first figure (font files, the mathtext
+parser, the Agg canvas) cost 1.0-1.3 s of a 7 s ``jaxent kerr --N 40`` sweep on the 2-core CI
+machine, all of it on one core after the results are in. The sweep itself spends its first
+seconds importing JAX and tracing on one core, which leaves the other idle. So the console
+command starts a :class:`FigureWorker` first thing: a Python process that imports matplotlib
+and draws a throw-away figure on that idle core, then waits. At the end the command hands it
+each plotting call (:func:`draw`), which then costs what a second figure costs (0.4 s).
+
+Every plotting call stays an ordinary function of :mod:`jaxent.plotting` that a notebook or a
+test calls directly. :func:`draw` runs it here when no worker is active (a library call, a
+test, a process that had already imported JAX, where the worker would not start in parallel
+with anything), and runs it here as well if the worker is gone or cannot take the call, so
+the figure never depends on the worker. An exception raised by the plotting function itself
+is raised here, and its warnings are re-issued here, as if it had run in this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import pickle
+import select
+import signal
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+#: The worker's first line on stdout once matplotlib is loaded and warm.
+READY = b"jaxent-figure-worker-ready\n"
+#: Seconds the first call waits for :data:`READY` before drawing here instead (the warm-up
+#: takes about 1 s; a worker stuck for whatever reason must not hang the command).
+READY_TIMEOUT = 60.0
+
+_ACTIVE: list[FigureWorker] = []
+
+
+class FigureWorker:
+    """A process that draws figures for this one (module docstring). :meth:`start` it early;
+    :meth:`call` runs a plotting function there; :meth:`close` ends it (it also ends by
+    itself when this process exits, its stdin then being closed)."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.ready = False  # READY read from its stdout
+
+    @classmethod
+    def start(cls) -> FigureWorker | None:
+        """Start a worker (``python -m jaxent.plotting.worker``), or ``None`` if it cannot be
+        started. Returns at once: the worker gets ready in the background."""
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "jaxent.plotting.worker"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)
+        except OSError:
+            return None
+        return cls(proc)
+
+    def call(self, func: Callable, args: tuple, kwargs: dict) -> tuple[bool, Any]:
+        """Run ``func(*args, **kwargs)`` in the worker: ``(True, result)``, or ``(False,
+        None)`` when the worker cannot take the call (dead, not started, unpicklable
+        arguments). The function's own exception is raised here; its warnings are re-issued
+        here."""
+        proc = self.proc
+        if (proc.poll() is not None or proc.stdin is None or proc.stdout is None
+                or _resolve(getattr(func, "__module__", None),
+                            getattr(func, "__qualname__", "")) is not func):
+            return False, None  # not a function the worker can import by name (a lambda)
+        try:
+            request = pickle.dumps((func.__module__, func.__qualname__, args, kwargs))
+        except Exception:  # an argument that cannot be sent: this call is drawn here
+            return False, None
+        try:
+            if not self.ready:  # waits for the warm-up to end (it started first)
+                if not _readable(proc.stdout, READY_TIMEOUT) or proc.stdout.readline() != READY:
+                    self.close()
+                    return False, None
+                self.ready = True
+            proc.stdin.write(len(request).to_bytes(8, "little") + request)
+            proc.stdin.flush()
+            status, value, caught = _read_message(proc.stdout)
+        except (OSError, EOFError, ValueError, pickle.PickleError, AttributeError, TypeError,
+                ImportError):  # the worker is gone or spoke nonsense: no more calls to it
+            self.close()
+            return False, None
+        for w in caught:
+            warnings.warn_explicit(w[0], w[1], w[2], w[3])
+        if status == "raised":
+            raise value
+        return status == "returned", value
+
+    def close(self) -> None:
+        """End the worker (idempotent)."""
+        proc = self.proc
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        for f in (proc.stdin, proc.stdout):
+            if f is not None:
+                with contextlib.suppress(OSError):
+                    f.close()
+
+
+@contextlib.contextmanager
+def figures_in_background(enabled: bool = True) -> Iterator[FigureWorker | None]:
+    """Within this context, :func:`draw` hands plotting calls to a :class:`FigureWorker`
+    started now (none if ``enabled`` is false or it cannot start); it is closed on exit."""
+    worker = FigureWorker.start() if enabled else None
+    if worker is None:
+        yield None
+        return
+    _ACTIVE.append(worker)
+    try:
+        yield worker
+    finally:
+        _ACTIVE.remove(worker)
+        worker.close()
+
+
+def draw(func: Callable, *args, **kwargs):
+    """``func(*args, **kwargs)`` (a plotting function), run by the active
+    :class:`FigureWorker` if there is one and it takes the call, else here."""
+    if _ACTIVE:
+        ok, value = _ACTIVE[-1].call(func, args, kwargs)
+        if ok:
+            return value
+    return func(*args, **kwargs)
+
+
+def _resolve(module: str | None, qualname: str):
+    """The object named ``module``.``qualname`` (``None`` if there is none)."""
+    try:
+        obj: Any = importlib.import_module(module or "")
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return None
+    return obj
+
+
+def _readable(stream: IO[bytes], timeout: float) -> bool:
+    """Whether ``stream`` (a pipe) has data or EOF within ``timeout`` s (always true where
+    pipes cannot be polled)."""
+    try:
+        return bool(select.select([stream], [], [], timeout)[0])
+    except (OSError, ValueError, TypeError):
+        return True
+
+
+def _read_message(stream: IO[bytes]):
+    size = int.from_bytes(_read_exactly(stream, 8), "little")
+    return pickle.loads(_read_exactly(stream, size))
+
+
+def _read_exactly(stream: IO[bytes], n: int) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise EOFError("figure worker closed its pipe")
+    return data
+
+
+def _warm_up() -> None:
+    """Load what every figure needs: the Agg canvas, the default fonts at the sizes the
+    figures use, the mathtext parser and a colormap (the first figure's extra cost)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots(2, 2)
+    cmap = matplotlib.colormaps.get_cmap("viridis")
+    for i, a in enumerate(ax.flat):
+        a.plot([0.0, 1.0], [0.0, 1.0], ".-", color=cmap(i / 3), ms=3, label="N = 1")
+        a.set_xlabel(r"$N(\epsilon/\epsilon_c - 1)$")
+        a.set_ylabel(r"$\Pi_d / N$")
+        a.set_title("(a)", loc="left")
+        a.legend(fontsize=7)
+    fig.suptitle(r"warm-up ($\epsilon_c$)")
+    fig.savefig(io.BytesIO(), format="png", dpi=30)
+
+
+def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    _warm_up()
+    stdout.write(READY)
+    stdout.flush()
+    while True:
+        header = stdin.read(8)
+        if len(header) < 8:  # the command closed the pipe or exited
+            return
+        module, qualname, args, kwargs = pickle.loads(
+            _read_exactly(stdin, int.from_bytes(header, "little")))
+        func = _resolve(module, qualname)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            if func is None:  # the command calls it itself
+                reply = ("unavailable", None)
+            else:
+                try:
+                    reply = ("returned", func(*args, **kwargs))
+                except Exception as exc:  # raised again in the command (FigureWorker.call)
+                    reply = ("raised", exc)
+        ws = [(w.message, w.category, w.filename, w.lineno) for w in caught]
+        try:
+            message = pickle.dumps((*reply, ws))
+        except Exception:  # an unpicklable result or exception: the command draws it itself
+            return
+        stdout.write(len(message).to_bytes(8, "little") + message)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    # Ctrl-C reaches this process too (same process group): end at once, silently.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _serve(sys.stdin.buffer, sys.stdout.buffer)
