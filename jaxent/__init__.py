@@ -13,6 +13,7 @@ process that only draws figures, imports only what it needs.
 """
 
 import importlib
+import importlib.util
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -234,11 +235,14 @@ __all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll]
 
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jaxent' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once
-    return value
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # once
+        return value
+    # a module of the package (``jaxent.sweep``), imported on first use as well
+    if not name.startswith("_") and importlib.util.find_spec(f"jaxent.{name}") is not None:
+        return importlib.import_module(f"jaxent.{name}")
+    raise AttributeError(f"module 'jaxent' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -456,13 +456,25 @@ def test_console_ctrl_c_while_importing_is_one_line(tmp_path):
     env = dict(os.environ, JAXENT_CACHE_DIR=str(tmp_path / "xla"))
     argv = [sys.executable, "-m", "jaxent", "kerr", "--N", "5", "--eps", "0.5", "--no-progress",
             "--out", str(tmp_path / "out")]
-    # a background job ignores SIGINT, and so would the command: a shim restores the default
-    # and execs it (no preexec_fn: a fork of this multithreaded JAX process)
+    # Python leaves SIGINT ignored if it was ignored at its start (a background job): a shim
+    # restores the default and execs the command (no preexec_fn: a fork of this
+    # multithreaded JAX process)
     shim = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
             f"os.execv(sys.executable, {argv!r})")
     proc = subprocess.Popen([sys.executable, "-c", shim], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(0.6)  # past the shim and the package's own import (0.1 s), inside JAX's (1 s)
+    # The figure worker is started right after the handler, just before the command imports
+    # JAX (about 1 s): its appearance is the moment to press Ctrl-C.
+    children = f"/proc/{proc.pid}/task/{proc.pid}/children"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with open(children) as fh:
+                if fh.read().strip():
+                    break
+        except OSError:
+            pytest.skip("no /proc children list on this system")
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -104,3 +104,16 @@ def test_the_public_names_resolve_and_match_the_typing_imports():
     assert set(jaxent.__all__) <= set(dir(jaxent))
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         jaxent.no_such_name  # noqa: B018
+
+
+def test_modules_are_attributes_and_star_import_works():
+    """``jaxent.sweep.enable_compilation_cache()`` (as the docs write it) after a plain
+    ``import jaxent``, and ``from jaxent import *`` gives every public name."""
+    code = ("import jaxent; print(callable(jaxent.sweep.enable_compilation_cache), "
+            "jaxent.lindblad.__name__); "
+            "ns = {}; exec('from jaxent import *', ns); "
+            "print(sorted(set(jaxent.__all__) - set(ns)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[:2] == ["True jaxent.lindblad", "[]"]

@@ -52,6 +52,18 @@ def test_errors_and_warnings_come_back():
         assert draw(os.getpid) == worker.proc.pid  # still serving after both
 
 
+def test_calls_that_need_jax_are_drawn_here_and_prints_do_not_break_the_pipe():
+    """The worker never imports JAX: a call that needs it is drawn here, and the worker
+    serves on; what a call prints does not reach the replies."""
+    import jax.numpy as jnp
+
+    with figures_in_background() as worker:
+        assert worker is not None
+        assert float(draw(jnp.sum, np.ones(3))) == 3.0  # computed here
+        assert draw(print, "to stderr, not into the replies") is None
+        assert draw(os.getpid) == worker.proc.pid
+
+
 def test_a_dead_worker_or_an_unpicklable_call_falls_back_here():
     with figures_in_background() as worker:
         assert worker is not None
@@ -85,17 +97,21 @@ def test_disabled():
 
 def test_the_console_command_draws_in_the_worker(tmp_path):
     """The console command (no JAX imported yet) hands its figure to the worker: the figure is
-    written and this process never imports matplotlib."""
+    written, this process never imports matplotlib, and the worker is gone when it returns."""
     code = ("import sys\n"
             "from jaxent.cli import main\n"
             f"sys.argv = ['jaxent', 'kerr', '--N', '3', '--eps', '0.5', '0.7', '--out', "
             f"{str(tmp_path)!r}, '--no-progress']\n"
             "status = main()\n"
-            "print(status, 'matplotlib' in sys.modules, 'jax' in sys.modules)\n")
+            "import os, glob\n"
+            "tasks = glob.glob(f'/proc/{os.getpid()}/task/*/children')\n"
+            "kids = ''.join(open(f).read() for f in tasks).strip()\n"
+            "print(status, 'matplotlib' in sys.modules, 'jax' in sys.modules, repr(kids))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.splitlines()[-1] == "0 False True"
+    # and the worker has ended (no child process left; Linux's /proc lists them)
+    assert out.stdout.splitlines()[-1] == "0 False True ''"
     assert (tmp_path / "kerr_fig2.png").stat().st_size > 10_000
 
 

@@ -77,12 +77,11 @@ def run(args: argparse.Namespace) -> None:
         print("no figures: every row of this sweep is flagged (see the warnings)")
         return
     from jaxent.plotting.chain import plot_chain_fig2, plot_chain_fig3
-    from jaxent.plotting.worker import draw
 
-    f2 = draw(plot_chain_fig2, os.path.join(args.out, "chain_fig2.png"),
-              n1=float(vals["n1"][0]), nL=float(vals["nL"][0]))
-    f3, fits = draw(plot_chain_fig3, data, os.path.join(args.out, "chain_fig3.png"),
-                    extend_to=args.extend_to)
+    f2 = plot_chain_fig2(os.path.join(args.out, "chain_fig2.png"), n1=float(vals["n1"][0]),
+                         nL=float(vals["nL"][0]))
+    f3, fits = plot_chain_fig3(data, os.path.join(args.out, "chain_fig3.png"),
+                               extend_to=args.extend_to)
     print(f"figures: {f2} (MSCPL19 Fig. 2 at its caption's gamma, Gamma, lambda; --n1/--nL "
           f"apply), {f3} (this sweep)")
     for fit in fits:

@@ -76,7 +76,6 @@ def _fmt(v) -> str:
 
 def run(args: argparse.Namespace) -> None:
     from jaxent.plotting.critical import plot_dicke_critical, plot_kerr_critical
-    from jaxent.plotting.worker import draw
     from jaxent.studies.critical import dicke_critical, kerr_critical
 
     os.makedirs(args.out, exist_ok=True)
@@ -93,7 +92,7 @@ def run(args: argparse.Namespace) -> None:
         kappa = 0.5 if args.kappa is None else args.kappa
         res = kerr_critical(N, large_N=large, kappa=kappa, delta=args.delta, u=args.u,
                             nmax=args.nmax, definitions=args.definitions, log=log)
-        fig = draw(plot_kerr_critical, res, os.path.join(args.out, "critical_kerr.png"))
+        fig = plot_kerr_critical(res, os.path.join(args.out, "critical_kerr.png"))
     else:
         gammas = parse_values(args.gamma, "gamma")
         if np.any(gammas <= 0):
@@ -104,7 +103,7 @@ def run(args: argparse.Namespace) -> None:
                 raise argparse.ArgumentTypeError(f"--{name}: must be positive, got {val}")
         res = dicke_critical(gammas=gammas, omega0=args.omega0, omega=args.omega, kappa=kappa,
                              log=log)
-        fig = draw(plot_dicke_critical, res, os.path.join(args.out, "critical_dicke.png"))
+        fig = plot_dicke_critical(res, os.path.join(args.out, "critical_dicke.png"))
     csv_path = os.path.join(args.out, "critical.csv")
     from jaxent.io import waiting_lock
 

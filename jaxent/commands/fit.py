@@ -49,7 +49,6 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from jaxent.plotting.fit import format_value, plot_fit
-    from jaxent.plotting.worker import draw
     from jaxent.studies.fit import fit_kerr, read_fit_data, write_fit_csv
 
     t0 = time.perf_counter()
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> None:
                    nmax=args.nmax)
     os.makedirs(args.out, exist_ok=True)
     csv_path = write_fit_csv(fit, os.path.join(args.out, "fit.csv"))
-    png = draw(plot_fit, fit, data, os.path.join(args.out, "fit.png"))
+    png = plot_fit(fit, data, os.path.join(args.out, "fit.png"))
     n_pumps, n_obs = fit.data.shape
     print(f"fit of N={fit.N:g} to {n_pumps} pumps x {n_obs} observables "
           f"({', '.join(fit.observables)}), nmax={fit.nmax}")

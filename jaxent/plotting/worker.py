@@ -8,6 +8,10 @@ command starts a :class:`FigureWorker` first thing: a Python process that import
 and draws a throw-away figure on that idle core, then waits. At the end the command hands it
 each plotting call (:func:`draw`), which then costs what a second figure costs (0.4 s).
 
+The worker never imports JAX (its import is blocked there): a plotting function that needs it
+(one that computes curves, or arguments holding JAX arrays) is drawn in the command's own
+process instead. Its imports come from the command's ``sys.path``, so it runs the same code.
+
 Every plotting call stays an ordinary function of :mod:`jaxent.plotting` that a notebook or a
 test calls directly. :func:`draw` runs it here when no worker is active (a library call, a
 test, a process that had already imported JAX, where the worker would not start in parallel
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import os
 import pickle
 import select
 import signal
@@ -33,8 +38,11 @@ from typing import IO, Any
 #: The worker's first line on stdout once matplotlib is loaded and warm.
 READY = b"jaxent-figure-worker-ready\n"
 #: Seconds the first call waits for :data:`READY` before drawing here instead (the warm-up
-#: takes about 1 s; a worker stuck for whatever reason must not hang the command).
+#: takes about 1 s; a worker stuck in it must not hang the command). A call itself has no
+#: limit: it takes as long as the same call here would.
 READY_TIMEOUT = 60.0
+#: Largest message accepted (bytes): a corrupt length is an error, not an allocation.
+MAX_MESSAGE = 1 << 30
 
 _ACTIVE: list[FigureWorker] = []
 
@@ -50,21 +58,24 @@ class FigureWorker:
 
     @classmethod
     def start(cls) -> FigureWorker | None:
-        """Start a worker (``python -m jaxent.plotting.worker``), or ``None`` if it cannot be
-        started. Returns at once: the worker gets ready in the background."""
+        """Start a worker (:func:`serve` in a new Python process), or ``None`` if it cannot
+        be started. Returns at once: the worker gets ready in the background."""
+        # this process's sys.path, not `python -m`'s (the current directory first): the worker
+        # imports the same jaxent and matplotlib as the command
+        boot = (f"import sys; sys.path[:] = {sys.path!r}; "
+                "from jaxent.plotting.worker import serve; serve()")
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "jaxent.plotting.worker"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except OSError:
             return None
         return cls(proc)
 
     def call(self, func: Callable, args: tuple, kwargs: dict) -> tuple[bool, Any]:
         """Run ``func(*args, **kwargs)`` in the worker: ``(True, result)``, or ``(False,
-        None)`` when the worker cannot take the call (dead, not started, unpicklable
-        arguments). The function's own exception is raised here; its warnings are re-issued
-        here."""
+        None)`` when the worker cannot take the call (dead, not started, a function it cannot
+        import by name, arguments that cannot be sent, a call that needs JAX). The function's
+        own exception is raised here; its warnings are re-issued here."""
         proc = self.proc
         if (proc.poll() is not None or proc.stdin is None or proc.stdout is None
                 or _resolve(getattr(func, "__module__", None),
@@ -83,8 +94,7 @@ class FigureWorker:
             proc.stdin.write(len(request).to_bytes(8, "little") + request)
             proc.stdin.flush()
             status, value, caught = _read_message(proc.stdout)
-        except (OSError, EOFError, ValueError, pickle.PickleError, AttributeError, TypeError,
-                ImportError):  # the worker is gone or spoke nonsense: no more calls to it
+        except Exception:  # the worker is gone or spoke nonsense: no more calls to it
             self.close()
             return False, None
         for w in caught:
@@ -124,8 +134,8 @@ def figures_in_background(enabled: bool = True) -> Iterator[FigureWorker | None]
 
 
 def draw(func: Callable, *args, **kwargs):
-    """``func(*args, **kwargs)`` (a plotting function), run by the active
-    :class:`FigureWorker` if there is one and it takes the call, else here."""
+    """``func(*args, **kwargs)`` (a plotting function that needs only numpy and matplotlib),
+    run by the active :class:`FigureWorker` if there is one and it takes the call, else here."""
     if _ACTIVE:
         ok, value = _ACTIVE[-1].call(func, args, kwargs)
         if ok:
@@ -155,7 +165,28 @@ def _readable(stream: IO[bytes], timeout: float) -> bool:
 
 def _read_message(stream: IO[bytes]):
     size = int.from_bytes(_read_exactly(stream, 8), "little")
+    if size > MAX_MESSAGE:
+        raise ValueError(f"figure worker message of {size} bytes")
     return pickle.loads(_read_exactly(stream, size))
+
+
+def _write_message(stream: IO[bytes], obj) -> None:
+    data = pickle.dumps(obj)
+    stream.write(len(data).to_bytes(8, "little") + data)
+    stream.flush()
+
+
+class _NeedsJax(ImportError):
+    """Raised in the worker by an import of JAX (the call is drawn by the command)."""
+
+
+class _BlockJax:
+    """Meta-path finder of the worker: JAX is not imported there (module docstring)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("jax", "jaxlib"):
+            raise _NeedsJax(f"{name} is not imported by the figure worker")
+        return None
 
 
 def _read_exactly(stream: IO[bytes], n: int) -> bytes:
@@ -184,36 +215,42 @@ def _warm_up() -> None:
     fig.savefig(io.BytesIO(), format="png", dpi=30)
 
 
-def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+def serve() -> None:
+    """The worker's main loop (run by :meth:`FigureWorker.start` in a new process): warm up,
+    say :data:`READY`, then answer calls on stdin until it closes. Whatever a plotting call
+    prints goes to stderr, so that stdout carries only the replies."""
+    # Ctrl-C reaches this process too (same process group): end at once, silently
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.meta_path.insert(0, _BlockJax())
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    requests = sys.stdin.buffer
     _warm_up()
-    stdout.write(READY)
-    stdout.flush()
+    replies.write(READY)
+    replies.flush()
     while True:
-        header = stdin.read(8)
+        header = requests.read(8)
         if len(header) < 8:  # the command closed the pipe or exited
             return
-        module, qualname, args, kwargs = pickle.loads(
-            _read_exactly(stdin, int.from_bytes(header, "little")))
-        func = _resolve(module, qualname)
+        body = _read_exactly(requests, int.from_bytes(header, "little"))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
-            if func is None:  # the command calls it itself
+            try:
+                module, qualname, args, kwargs = pickle.loads(body)
+                func = _resolve(module, qualname)
+                if func is None:  # the command calls it itself
+                    raise _NeedsJax(f"{module}.{qualname} is not importable here")
+                reply = ("returned", func(*args, **kwargs))
+            except _NeedsJax:
                 reply = ("unavailable", None)
-            else:
-                try:
-                    reply = ("returned", func(*args, **kwargs))
-                except Exception as exc:  # raised again in the command (FigureWorker.call)
-                    reply = ("raised", exc)
+            except Exception as exc:  # raised again in the command (FigureWorker.call)
+                reply = ("raised", exc)
         ws = [(w.message, w.category, w.filename, w.lineno) for w in caught]
         try:
-            message = pickle.dumps((*reply, ws))
+            _write_message(replies, (*reply, ws))
         except Exception:  # an unpicklable result or exception: the command draws it itself
             return
-        stdout.write(len(message).to_bytes(8, "little") + message)
-        stdout.flush()
 
 
 if __name__ == "__main__":
-    # Ctrl-C reaches this process too (same process group): end at once, silently.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    _serve(sys.stdin.buffer, sys.stdout.buffer)
+    serve()
