@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     unusable output (``ValueError``, including :class:`jaxent.io.StorageError`) and operating
     system errors (``OSError``) exit with status 2; Ctrl-C exits with status 130 (re-running
     the same command resumes)."""
+    global _INTERRUPTED
     module = None
     if argv is None:  # the console script
         _drop_output_on_closed_pipe()
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(out, str) and not out.strip():
             sub.error(f"--out: must name a folder, got {out!r}")
         if argv is None:  # before JAX is imported: a Ctrl-C from here on is handled below
+            _INTERRUPTED = False
             signal.signal(signal.SIGINT, _on_sigint)
             sys.unraisablehook = _quiet_interrupts(sys.unraisablehook)
         from jaxent.plotting.worker import figures_in_background
@@ -240,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             module = importlib.import_module(COMMANDS[args.command])
             from jaxent.sweep import enable_compilation_cache
 
-            if _INTERRUPTED:  # a Ctrl-C whose exception the imports swallowed
+            if argv is None and _INTERRUPTED:  # a Ctrl-C whose exception the imports swallowed
+                _INTERRUPTED = False
                 raise KeyboardInterrupt
 
             enable_compilation_cache()  # a repeated command does not compile again

@@ -481,3 +481,13 @@ def test_console_ctrl_c_while_importing_is_one_line(tmp_path):
     assert "Traceback" not in err
     assert [ln for ln in err.splitlines() if ln.strip()] == [
         "interrupted: re-run the same command to resume (rows already written are kept)"]
+
+
+def test_a_leftover_interrupt_flag_does_not_stop_a_later_call(tmp_path, monkeypatch, capsys):
+    """The console handler's record of a Ctrl-C (set by an earlier console run in this
+    process, or a test of the handler) concerns that run only: main(argv) runs normally."""
+    import jaxent.cli as cli
+
+    monkeypatch.setattr(cli, "_INTERRUPTED", True)
+    assert _run(["kerr", "--N", "2", "--eps", "0.5", "--nmax", "8", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
