@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -32,6 +34,7 @@ CACHE_DIR = os.environ["JAXENT_CACHE_DIR"]
 import _jaxtyping_check  # noqa: E402,F401
 import jax  # noqa: E402
 import jaxtyping  # noqa: E402
+import pytest  # noqa: E402
 
 jaxtyping.install_import_hook(["jaxent"], "_jaxtyping_check.check_arrays")
 
@@ -40,6 +43,20 @@ from jaxent.sweep import enable_compilation_cache  # noqa: E402
 
 assert jax.config.jax_enable_x64
 enable_compilation_cache()
+
+
+@pytest.fixture
+def python_c():
+    """``python_c(code, env=None, timeout=120)``: run ``python -c code`` in a new interpreter
+    (this one's) and return its stdout; a non-zero exit fails the test with its stderr's end."""
+
+    def run(code: str, env: dict | None = None, timeout: float = 120) -> str:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=timeout)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    return run
 
 
 def pytest_sessionfinish(session, exitstatus):

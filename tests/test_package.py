@@ -46,17 +46,14 @@ def test_a_flag_the_user_set_is_kept(mine):
     assert sum(p.startswith(name + "=") for p in parts) == 1  # not overridden, not repeated
 
 
-def test_flags_are_accepted_by_xla():
+def test_flags_are_accepted_by_xla(python_c):
     # a computation runs with the flags jaxent set (XLA aborts the process on an unknown flag)
     code = "import jax.numpy as jnp, jaxent; print(float(jnp.sum(jnp.arange(4.0) ** 2)))"
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "14.0"
+    assert python_c(code, env=env).strip() == "14.0"
 
 
-def test_the_kerr_command_does_not_import_scipy():
+def test_the_kerr_command_does_not_import_scipy(python_c):
     """Every jaxent process would pay scipy.special's import (0.14 s on the CI machine): the
     package and the Kerr command's modules use jaxent._special instead (scipy remains a
     dependency of the benchmarks and tests)."""
@@ -65,23 +62,17 @@ def test_the_kerr_command_does_not_import_scipy():
             "from jaxent.phase_space.grid import polar_grid; "
             "choose_nmax(Kerr(eps=0.94, N=20.0)); polar_grid(40); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "[]"
+    assert python_c(code).strip() == "[]"
 
 
-def test_import_does_not_import_jax_and_jax_imported_after_is_float64():
+def test_import_does_not_import_jax_and_jax_imported_after_is_float64(python_c):
     """``import jaxent`` costs no JAX import (a command, or the figure worker, imports only the
     modules it needs); JAX imported afterwards reads float64 from JAX_ENABLE_X64."""
     code = ("import sys, jaxent; print('jax' in sys.modules); "
             "import jax; print(jax.config.jax_enable_x64); "
             "import jax.numpy as jnp; print(jnp.zeros(1).dtype)")
     env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["False", "True", "float64"]
+    assert python_c(code, env=env).split() == ["False", "True", "float64"]
 
 
 def test_the_public_names_resolve_and_match_the_typing_imports():
@@ -106,14 +97,11 @@ def test_the_public_names_resolve_and_match_the_typing_imports():
         jaxent.no_such_name  # noqa: B018
 
 
-def test_modules_are_attributes_and_star_import_works():
+def test_modules_are_attributes_and_star_import_works(python_c):
     """``jaxent.sweep.enable_compilation_cache()`` (as the docs write it) after a plain
     ``import jaxent``, and ``from jaxent import *`` gives every public name."""
     code = ("import jaxent; print(callable(jaxent.sweep.enable_compilation_cache), "
             "jaxent.lindblad.__name__); "
             "ns = {}; exec('from jaxent import *', ns); "
             "print(sorted(set(jaxent.__all__) - set(ns)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split("\n")[:2] == ["True jaxent.lindblad", "[]"]
+    assert python_c(code).split("\n")[:2] == ["True jaxent.lindblad", "[]"]

@@ -95,7 +95,7 @@ def test_disabled():
         assert draw(os.getpid) == os.getpid()
 
 
-def test_the_console_command_draws_in_the_worker(tmp_path):
+def test_the_console_command_draws_in_the_worker(tmp_path, python_c):
     """The console command (no JAX imported yet) hands its figure to the worker: the figure is
     written, this process never imports matplotlib, and the worker is gone when it returns."""
     code = ("import sys\n"
@@ -107,11 +107,9 @@ def test_the_console_command_draws_in_the_worker(tmp_path):
             "tasks = glob.glob(f'/proc/{os.getpid()}/task/*/children')\n"
             "kids = ''.join(open(f).read() for f in tasks).strip()\n"
             "print(status, 'matplotlib' in sys.modules, 'jax' in sys.modules, repr(kids))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = python_c(code, timeout=600)
     # and the worker has ended (no child process left; Linux's /proc lists them)
-    assert out.stdout.splitlines()[-1] == "0 False True ''"
+    assert out.splitlines()[-1] == "0 False True ''"
     assert (tmp_path / "kerr_fig2.png").stat().st_size > 10_000
 
 

@@ -82,7 +82,7 @@ class FigureWorker:
                             getattr(func, "__qualname__", "")) is not func):
             return False, None  # not a function the worker can import by name (a lambda)
         try:
-            request = pickle.dumps((func.__module__, func.__qualname__, args, kwargs))
+            request = _frame((func.__module__, func.__qualname__, args, kwargs))
         except Exception:  # an argument that cannot be sent: this call is drawn here
             return False, None
         try:
@@ -91,9 +91,9 @@ class FigureWorker:
                     self.close()
                     return False, None
                 self.ready = True
-            proc.stdin.write(len(request).to_bytes(8, "little") + request)
+            proc.stdin.write(request)
             proc.stdin.flush()
-            status, value, caught = _read_message(proc.stdout)
+            status, value, caught = pickle.loads(_read_frame(proc.stdout))
         except Exception:  # the worker is gone or spoke nonsense: no more calls to it
             self.close()
             return False, None
@@ -163,17 +163,18 @@ def _readable(stream: IO[bytes], timeout: float) -> bool:
         return True
 
 
-def _read_message(stream: IO[bytes]):
+def _frame(obj) -> bytes:
+    """``obj`` pickled, after its length (8 bytes): one message on a pipe."""
+    data = pickle.dumps(obj)
+    return len(data).to_bytes(8, "little") + data
+
+
+def _read_frame(stream: IO[bytes]) -> bytes:
+    """The pickled body of the next message of ``stream`` (``EOFError`` at its end)."""
     size = int.from_bytes(_read_exactly(stream, 8), "little")
     if size > MAX_MESSAGE:
         raise ValueError(f"figure worker message of {size} bytes")
-    return pickle.loads(_read_exactly(stream, size))
-
-
-def _write_message(stream: IO[bytes], obj) -> None:
-    data = pickle.dumps(obj)
-    stream.write(len(data).to_bytes(8, "little") + data)
-    stream.flush()
+    return _read_exactly(stream, size)
 
 
 class _NeedsJax(ImportError):
@@ -229,10 +230,10 @@ def serve() -> None:
     replies.write(READY)
     replies.flush()
     while True:
-        header = requests.read(8)
-        if len(header) < 8:  # the command closed the pipe or exited
+        try:
+            body = _read_frame(requests)
+        except EOFError:  # the command closed the pipe or exited
             return
-        body = _read_exactly(requests, int.from_bytes(header, "little"))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
             try:
@@ -247,7 +248,8 @@ def serve() -> None:
                 reply = ("raised", exc)
         ws = [(w.message, w.category, w.filename, w.lineno) for w in caught]
         try:
-            _write_message(replies, (*reply, ws))
+            replies.write(_frame((*reply, ws)))
+            replies.flush()
         except Exception:  # an unpicklable result or exception: the command draws it itself
             return
 
