@@ -98,6 +98,22 @@ def test_gradients_finite_at_degenerate_spectra():
     assert np.isfinite(jax.grad(lambda s: gaussian_wehrl_entropy(s * jnp.eye(4)))(0.5))
 
 
+def test_gradient_is_zero_along_pure_states_whichever_way_the_rounding_falls():
+    """Squeezed vacua are pure (nu = 1/2 up to rounding): S = 0 along the family, so dS/dr = 0.
+    Rounding puts nu at, below or above 1/2 depending on r (and, found by the tests, on the
+    compiler's optimisation level); before the fix 37 of these 41 gradients were NaN."""
+    def S(r):
+        return von_neumann_entropy(0.5 * jnp.diag(jnp.array([jnp.exp(2 * r), jnp.exp(-2 * r)])))
+
+    rs = np.linspace(0.0, 1.0, 41)
+    grads = np.array([float(jax.grad(S)(r)) for r in rs])
+    assert np.all(np.isfinite(grads)) and np.max(np.abs(grads)) < 1e-10
+    assert np.max(np.abs([float(S(r)) for r in rs])) < 1e-12
+    # a mixed state keeps its derivative (thermal, n = 1: dS/dn = ln 2)
+    np.testing.assert_allclose(jax.grad(lambda s: von_neumann_entropy(s * jnp.eye(2)))(1.5),
+                               np.log(2.0), rtol=1e-12)
+
+
 def test_vmap():
     Ns = jnp.linspace(0.1, 2.0, 5)
     out = jax.vmap(lambda N: von_neumann_entropy(thermal_covariance(N)))(Ns)

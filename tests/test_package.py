@@ -1,6 +1,8 @@
 """The package's import-time settings (``jaxent/__init__.py``): float64, the XLA flags, and what
 it does not import."""
 
+import json
+import math
 import os
 import subprocess
 import sys
@@ -53,16 +55,56 @@ def test_flags_are_accepted_by_xla(python_c):
     assert python_c(code, env=env).strip() == "14.0"
 
 
-def test_the_kerr_command_does_not_import_scipy(python_c):
+def test_the_kerr_command_imports_neither_scipy_nor_lineax(python_c):
     """Every jaxent process would pay scipy.special's import (0.14 s on the CI machine): the
     package and the Kerr command's modules use jaxent._special instead (scipy remains a
-    dependency of the benchmarks and tests)."""
+    dependency of the benchmarks and tests). lineax (0.15 s) is imported by the one solver
+    that uses it, when it solves."""
     code = ("import sys, jaxent, jaxent.commands.kerr, jaxent.studies.kerr, jaxent.plotting.kerr; "
             "from jaxent.models.kerr import Kerr, choose_nmax; "
             "from jaxent.phase_space.grid import polar_grid; "
             "choose_nmax(Kerr(eps=0.94, N=20.0)); polar_grid(40); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'lineax')))")
     assert python_c(code).strip() == "[]"
+
+
+def test_the_krylov_solver_imports_lineax_when_it_solves(python_c):
+    code = ("import sys, jax.numpy as jnp, jaxent; "
+            "from jaxent.models.kerr import Kerr, kerr_lindbladian; "
+            "L = kerr_lindbladian(Kerr(eps=0.5, N=1.0), 8); "
+            "print('lineax' in sys.modules); "
+            "ss = jaxent.steady_state(L, solver=jaxent.KrylovSolver()); "
+            "print('lineax' in sys.modules, float(jnp.trace(ss.rho).real))")
+    before, after = python_c(code).strip().split("\n")
+    assert before == "False"
+    assert after.split()[0] == "True" and abs(float(after.split()[1]) - 1.0) < 1e-12
+
+
+def test_the_tests_optimisation_level_changes_numbers_only_by_rounding(python_c):
+    """conftest.py compiles the tests' programs with LLVM's optimisation off; the commands and
+    benchmarks use XLA's default. A Kerr point (every output and diagnostic) and a gradient
+    through it agree between the two to rounding (measured: bit-identical but for one
+    rounding-level residual, 3.5e-15 against 3.9e-15)."""
+    code = ("import json, jax, jaxent; "
+            "from jaxent.studies.kerr import kerr_point, kerr_grid, Kerr; "
+            "g = kerr_grid(48); "
+            "f = lambda e: kerr_point(Kerr(eps=e, N=5.0), 48, g); "
+            "out = {k: float(v) for k, v in jax.jit(f)(0.9).items()}; "
+            "out['grad'] = float(jax.jit(jax.grad(lambda e: f(e)['Pi_d']))(0.9)); "
+            "print(os.environ.get('XLA_FLAGS', '')); print(json.dumps(out))")
+    code = "import os; " + code
+    default = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    runs = [python_c(code, env=env).strip().split("\n") for env in (default, dict(os.environ))]
+    assert "optimization_level" not in runs[0][0]
+    assert "--xla_backend_optimization_level=0" in runs[1][0].split()
+    a, b = (json.loads(r[1]) for r in runs)
+    assert a.keys() == b.keys()
+    for k in a:
+        if k in ("ness_identity_residual", "grid_norm_error", "error_estimate", "gap_estimate",
+                 "tail_population", "exact_moment_error"):  # rounding-level numbers
+            assert abs(a[k] - b[k]) < 1e-13 or (math.isnan(a[k]) and math.isnan(b[k])), k
+        else:
+            assert a[k] == pytest.approx(b[k], rel=1e-13, abs=1e-15), k
 
 
 def test_import_does_not_import_jax_and_jax_imported_after_is_float64(python_c):
