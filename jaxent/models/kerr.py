@@ -200,9 +200,7 @@ def _log_0f2(p, q, log_z, K: int):
                                           axis=-1)], axis=-1)
     k = jnp.arange(K, dtype=jnp.float64)
     # z^0 = 1 also at z = 0 (eps = 0), where k log z would be 0 * (-inf) = NaN
-    # log k! from a host table (math.lgamma): a constant of the program, where gammaln(k + 1)
-    # on an iota would be compiled (a few hundred element-wise operations) to compute it
-    lt = jnp.where(k == 0, 0.0, k * log_z) - log_factorial(np.arange(K)) - logpoch
+    lt = jnp.where(k == 0, 0.0, k * log_z) - jax.scipy.special.gammaln(k + 1.0) - logpoch
     m = jax.lax.stop_gradient(jnp.max(jnp.real(lt), axis=-1))
     s = jnp.sum(jnp.exp(lt - m[..., None]), axis=-1)
     logF = m + jnp.log(s)
@@ -513,11 +511,10 @@ def _exact_fock_factor(model: Kerr, nmax: int, n_terms: int):
     logpoch = jnp.concatenate([jnp.zeros(1, jnp.complex128), jnp.cumsum(jnp.log(x + j))])
     m = jnp.arange(nmax)
     p = jnp.arange(K)
-    # log of sigma^(m+p) / (sqrt(m! p!) (x)_(m+p)): no xi inside (log m!, log p!: host tables,
-    # constants of the program, as in _log_0f2)
+    lg = jax.scipy.special.gammaln
+    # log of sigma^(m+p) / (sqrt(m! p!) (x)_(m+p)): no xi inside
     mp = m[:, None] + p[None, :]
-    logC = (mp * log_sigma
-            - 0.5 * (log_factorial(np.arange(nmax))[:, None] + log_factorial(np.arange(K))[None, :])
+    logC = (mp * log_sigma - 0.5 * (lg(m + 1.0)[:, None] + lg(p + 1.0)[None, :])
             - logpoch[mp])
     # (xi/sigma)^m and (|xi|/sigma)^p as running products (moduli <= 1)
     a = jnp.cumprod(jnp.concatenate([jnp.ones(1, jnp.complex128),
