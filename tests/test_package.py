@@ -13,8 +13,13 @@ PROBE = ("import os, jax, jaxent; "
          "print(os.environ.get('XLA_FLAGS', '')); print(jax.config.jax_enable_x64)")
 
 
+def _env_without_xla_flags() -> dict[str, str]:
+    """This environment less XLA_FLAGS (the tests' own flags, conftest.py)."""
+    return {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+
+
 def _import_jaxent(xla_flags: str | None) -> tuple[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = _env_without_xla_flags()
     if xla_flags is not None:
         env["XLA_FLAGS"] = xla_flags
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
@@ -51,8 +56,7 @@ def test_a_flag_the_user_set_is_kept(mine):
 def test_flags_are_accepted_by_xla(python_c):
     # a computation runs with the flags jaxent set (XLA aborts the process on an unknown flag)
     code = "import jax.numpy as jnp, jaxent; print(float(jnp.sum(jnp.arange(4.0) ** 2)))"
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    assert python_c(code, env=env).strip() == "14.0"
+    assert python_c(code, env=_env_without_xla_flags()).strip() == "14.0"
 
 
 def test_the_kerr_command_imports_neither_scipy_nor_lineax(python_c):
@@ -85,16 +89,15 @@ def test_the_tests_optimisation_level_changes_numbers_only_by_rounding(python_c)
     benchmarks use XLA's default. A Kerr point (every output and diagnostic) and a gradient
     through it agree between the two to rounding (measured: bit-identical but for one
     rounding-level residual, 3.5e-15 against 3.9e-15)."""
-    code = ("import json, jax, jaxent; "
+    code = ("import json, os, jax, jaxent; "
             "from jaxent.studies.kerr import kerr_point, kerr_grid, Kerr; "
             "g = kerr_grid(48); "
             "f = lambda e: kerr_point(Kerr(eps=e, N=5.0), 48, g); "
             "out = {k: float(v) for k, v in jax.jit(f)(0.9).items()}; "
             "out['grad'] = float(jax.jit(jax.grad(lambda e: f(e)['Pi_d']))(0.9)); "
             "print(os.environ.get('XLA_FLAGS', '')); print(json.dumps(out))")
-    code = "import os; " + code
-    default = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    runs = [python_c(code, env=env).strip().split("\n") for env in (default, dict(os.environ))]
+    runs = [python_c(code, env=env).strip().split("\n")
+            for env in (_env_without_xla_flags(), dict(os.environ))]
     assert "optimization_level" not in runs[0][0]
     assert "--xla_backend_optimization_level=0" in runs[1][0].split()
     a, b = (json.loads(r[1]) for r in runs)

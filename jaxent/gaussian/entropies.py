@@ -65,12 +65,12 @@ def von_neumann_entropy(sigma: ArrayLike) -> Array:
 
     Round-off that pushes ``nu_k`` to or a hair below ``1/2`` (pure states) is clipped: such
     modes contribute 0, and so does their derivative, so ``jax.grad`` is finite (no NaN) along
-    pure states, whichever way the rounding falls (``xlogy(N, N)`` at ``N = 0`` has the
-    derivative ``0 * log 0 = NaN``: 37 of 41 squeezed vacua gave NaN before).
+    pure states, whichever way the rounding falls.
     """
     nu = symplectic_eigenvalues(sigma)
     N = nu - 0.5
-    # double where: the logs never see N <= 0, in the value or in the derivative
+    # double where: the logs never see N <= 0, in the value or in the derivative (xlogy(N, N)
+    # at N = 0 has the derivative 0 * log 0 = NaN: 37 of 41 squeezed vacua gave NaN)
     pure = N <= 0.0
     return jnp.sum(jnp.where(pure, 0.0, _g(jnp.where(pure, 1.0, N))))
 
