@@ -73,6 +73,28 @@ def python_c():
     return run
 
 
+@pytest.fixture
+def xla_compilations():
+    """A function returning the number of XLA programs this test has had compiled since the
+    fixture was set up: built by XLA, or read from the persistent compilation cache (which the
+    test processes use; a program found in the process's own jit caches counts nothing)."""
+    count = [0]
+
+    def on_duration(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            count[0] += 1
+
+    def on_event(event, **kwargs):
+        if event == "/jax/compilation_cache/cache_hits":
+            count[0] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(on_duration)
+    jax.monitoring.register_event_listener(on_event)
+    yield lambda: count[0]
+    jax.monitoring.unregister_event_duration_listener(on_duration)
+    jax.monitoring.unregister_event_listener(on_event)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """The process that created the run's compilation cache removes it."""
     if OWNS_CACHE:

@@ -30,6 +30,8 @@ import jaxent.cli as cli
 from jaxent.commands import fit as fit_cmd
 from jaxent.studies.fit import (
     FIT_OBSERVABLES,
+    LM_CHUNK,
+    LM_KEEP,
     fit_data,
     fit_kerr,
     kerr_curves,
@@ -124,6 +126,24 @@ def test_far_guess_multistart(clean, nmax):
     for p, v, s in zip(f.params, f.value, f.stderr):
         assert abs(v - TRUTH[p]) < 4 * s, (p, v, s)
     assert f.chi2_per_dof < 2.0
+
+
+def test_a_start_that_wanders_off_stops_after_one_chunk(clean, nmax):
+    """A start that LM drives to where the model barely depends on the parameters (kappa =
+    0.02, |delta| = 30: chi2/dof ~ 1e3 after 32 steps) stops after LM_CHUNK steps once another
+    start is more than LM_KEEP times lower; the fit is the other start's, converged. (Before,
+    every start ran up to max_steps: from the default guess, the notebook's fit at N = 5
+    spent 37 of its 45 s on such a start.)"""
+    values, sigma = _noisy(clean, 100)
+    stuck = {"kappa": 0.02, "delta": -30.0, "u": 6.0}
+    f = fit_kerr(_data(values, sigma), N, starts=[GUESS, stuck], nmax=nmax)
+    assert f.n_starts == 2 and f.start_index == 0 and f.converged
+    assert f.start_steps[0] == f.n_steps < LM_CHUNK
+    assert f.start_steps[1] == LM_CHUNK
+    assert f.start_chi2[1] > LM_KEEP * f.start_chi2[0]
+    assert f.start_chi2[0] == pytest.approx(f.chi2, rel=1e-9)
+    for p, v, s in zip(f.params, f.value, f.stderr):
+        assert abs(v - TRUTH[p]) < 4 * s, (p, v, s)
 
 
 def test_not_identifiable_is_refused(nmax):

@@ -135,12 +135,12 @@ def _ring_nodes(d0, d1, k0, k1, n, P):
     ``k``: for the root these are the populations)."""
     ks = np.arange(k0 - 1, k1 + 1)
     ds = np.arange(d0, d1)
-    parts = [_node_ids(np.full_like(ks, d0 - 1), ks, n, P),
-             _node_ids(np.full_like(ks, d1), ks, n, P),
-             _node_ids(ds, np.full_like(ds, k0 - 1), n, P),
-             _node_ids(ds, np.full_like(ds, k1), n, P)]
-    # the corners (d0-1, k0-1) and (d1, k1) are not coupled to the box (no (1, 1) offset)
-    ids = np.concatenate([parts[0][1:], parts[1][:-1], parts[2], parts[3]])
+    nk, nd = len(ks) - 1, len(ds)
+    # top side, bottom side, left, right, in one call; the corners (d0-1, k0-1) and (d1, k1)
+    # are not coupled to the box (no (1, 1) offset)
+    d = np.concatenate([np.full(nk, d0 - 1), np.full(nk, d1), ds, ds])
+    k = np.concatenate([ks[1:], ks[:-1], np.full(nd, k0 - 1), np.full(nd, k1)])
+    ids = _node_ids(d, k, n, P)
     return ids[ids != P * P + n]
 
 
@@ -289,6 +289,8 @@ def _group(fronts, prev_rings, prev_layout, n, P, offsets) -> Level:
     stride_o, stride_d = (P + 1) * n, n
     zero, one = n_off * stride_o, n_off * stride_o + 1
     layout, s_zero, r_zero = prev_layout
+    st_d = np.array([STENCIL[o][0] for o in offsets])
+    st_k = np.array([STENCIL[o][1] for o in offsets])
     B = len(fronts)
     nE = max(1, max(len(f[1]) for f in fronts))
     nR = max(len(f[2]) for f in fronts)
@@ -319,15 +321,15 @@ def _group(fronts, prev_rings, prev_layout, n, P, offsets) -> Level:
         is_e[:len(elim)] = True
         sorted_slots = np.argsort(slots)
         pd, pk = _decode(slots, n, P)
-        for oi, o in enumerate(offsets):
-            dd, dk = STENCIL[o]
-            q = _node_ids(pd + dd, pk + dk, n, P)
-            hit = np.clip(np.searchsorted(slots[sorted_slots], q), 0, nF - 1)
-            qpos = sorted_slots[hit]
-            ok = real & (q != null) & (slots[qpos] == q)
-            ok &= is_e | is_e[qpos]
-            r = np.nonzero(ok)[0]
-            src[i, r, qpos[r]] = oi * stride_o + pd[r] * stride_d + pk[r]
+        # every offset at once, (nF, n_off) (a loop over the offsets made 7x as many small
+        # numpy calls: 28 s of the plan at n = 400); distinct offsets reach distinct nodes
+        q = _node_ids(pd[:, None] + st_d, pk[:, None] + st_k, n, P)
+        hit = np.minimum(np.searchsorted(slots[sorted_slots], q), nF - 1)
+        qpos = sorted_slots[hit]
+        ok = real[:, None] & (q != null) & (slots[qpos] == q)
+        ok &= is_e[:, None] | is_e[qpos]
+        r, oi = np.nonzero(ok)
+        src[i, r, qpos[r, oi]] = oi * stride_o + pd[r] * stride_d + pk[r]
         pad = np.arange(len(elim), nE)  # identity on padded eliminated slots
         src[i, pad, pad] = one
     ed, ek = _decode(elim_a, n, P)

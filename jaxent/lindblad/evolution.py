@@ -177,7 +177,22 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
         raise ValueError(f"save_batch: must be an integer >= 1, got {save_batch!r}")
     if (spectrum is None) != (rho_ss is None):
         raise ValueError("spectrum and rho_ss: give both (slow-mode propagation) or neither")
-    fn = (lambda t, rho: rho) if fn is None else fn
+    if rho_ss is not None:
+        rho_ss = jnp.asarray(as_operator(rho_ss, "rho_ss"), jnp.complex128)
+    return _evolve(L, rho0, ts, _keep_state if fn is None else fn, spectrum, rho_ss, method,
+                   float(rtol), float(atol), int(max_steps), float(switch_tol), int(save_batch))
+
+
+def _keep_state(t, rho):
+    return rho
+
+
+# Compiled once per Lindbladian type and shape, fn and static argument: an eager call (a
+# notebook) otherwise traced and compiled the ODE solve and the save-time map again every
+# time, 3.2 s per call of a 5-time Kerr evolution at nmax 40 on the 2-core CPU.
+@eqx.filter_jit
+def _evolve(L, rho0, ts, fn, spectrum, rho_ss, method: str, rtol: float, atol: float,
+            max_steps: int, switch_tol: float, save_batch: int) -> Trajectory:
     # imported here: diffrax (with optimistix) is a second of import time that nothing but the
     # time evolution needs
     import diffrax
@@ -215,7 +230,6 @@ def evolve(L: AbstractLindbladian, rho0, ts, fn=None, *, spectrum: Spectrum | No
                           tail_population=checks[2], num_steps=num_steps, success=success,
                           t_switch=t_switch, slow_residual=jnp.zeros(()))
     rho1 = _to_complex(y1[0])
-    rho_ss = jnp.asarray(as_operator(rho_ss, "rho_ss"), jnp.complex128)
     c, resid = slow_mode_fit(spectrum, rho1 - rho_ss)
     resid = jnp.where(t1 < t_end, resid, 0.0)  # no save time needs the slow modes
 

@@ -426,17 +426,28 @@ def liouvillian_spectrum(L: AbstractLindbladian, k: int = 4, *, method: str = "a
         krylov = static_int(krylov, "krylov")
     if not isinstance(condition, (bool, np.bool_)):
         raise ValueError(f"condition: must be True or False, got {condition!r}")
-    L = jax.lax.stop_gradient(L)
+    m = 0
+    if method == "arnoldi":
+        m = min(int(krylov or max(DEFAULT_KRYLOV, 2 * k + 2)), n * n - 1)
+        if m < k + 1:
+            raise ValueError(f"krylov: needs more than k = {k} Arnoldi steps, got {m}")
+        solver = default_solver(L) if solver is None else solver
+    return _spectrum(jax.lax.stop_gradient(L), k, method, m, solver, float(rtol), int(seed),
+                     bool(condition))
+
+
+# Compiled once per Lindbladian type and shape and per static argument: an eager call (a
+# notebook) otherwise traced and compiled every loop of the iteration again, 7.6 s per call of
+# a Kerr spectrum at nmax 40 on the 2-core CPU, against 0.1 s once compiled.
+@eqx.filter_jit
+def _spectrum(L, k: int, method: str, m: int, solver, rtol: float, seed: int,
+              condition: bool) -> Spectrum:
+    n = as_lindbladian(L).dim
     norm = norm_estimate(L)
     if method == "dense":
         lam, modes, lefts = _dense_spectrum(L)
         return _finish(L, lam, lambda sel: modes[sel], k, norm,
                        (lambda sel: lefts[sel]) if condition else None)
-    m = int(krylov or max(DEFAULT_KRYLOV, 2 * k + 2))
-    m = min(m, n * n - 1)
-    if m < k + 1:
-        raise ValueError(f"krylov: needs more than k = {k} Arnoldi steps, got {m}")
-    solver = default_solver(L) if solver is None else solver
     sigma = shift(L, norm)
     state = solver.init(ShiftedLindbladian(base=L, sigma=sigma))
 

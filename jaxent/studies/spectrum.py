@@ -84,33 +84,37 @@ def shift_invert_solver(nmax: int, n_points: int) -> str:
     return "dissection" if n_points * (t_banded - t_dissection) > 9.0 else "banded"
 
 
+def _point(p, static):
+    nm, solver, k = static
+    model = Kerr(eps=p["eps"], N=p["N"], kappa=p["kappa"], delta=p["delta"], u=p["u"])
+    spec = liouvillian_spectrum(kerr_lindbladian(model, nm), k, method="arnoldi",
+                                solver=_SOLVERS[solver])
+    out = {"gap": spec.gap, "norm_L": spec.norm}
+    for i in range(k):
+        out[f"lambda_{i + 1}_re"] = spec.eigenvalues[i].real
+        out[f"lambda_{i + 1}_im"] = spec.eigenvalues[i].imag
+        out[f"resolution_{i + 1}"] = spec.resolution[i]
+        out[f"condition_{i + 1}"] = spec.condition[i]
+    return out
+
+
 def make_study(k: int = N_EIGENVALUES, nmax: int | None = None, nmax_step: int = 8) -> Study:
+    """The spectrum :class:`~jaxent.sweep.Study` (``k`` eigenvalues). Its point function is
+    one module-level function (``k`` in the static data), so every study made here shares
+    the compiled programs of the process."""
     outs, diags = spectrum_columns(k)
 
-    def point(p, static):
-        nm, solver = static
-        model = Kerr(eps=p["eps"], N=p["N"], kappa=p["kappa"], delta=p["delta"], u=p["u"])
-        spec = liouvillian_spectrum(kerr_lindbladian(model, nm), k, method="arnoldi",
-                                    solver=_SOLVERS[solver])
-        out = {"gap": spec.gap, "norm_L": spec.norm}
-        for i in range(k):
-            out[f"lambda_{i + 1}_re"] = spec.eigenvalues[i].real
-            out[f"lambda_{i + 1}_im"] = spec.eigenvalues[i].imag
-            out[f"resolution_{i + 1}"] = spec.resolution[i]
-            out[f"condition_{i + 1}"] = spec.condition[i]
-        return out
-
     def assign_static(points):
-        statics: list[tuple[int, str] | None] = [None] * len(points)
+        statics: list[tuple[int, str, int] | None] = [None] * len(points)
         for (N, kappa, delta, u), idx in group_by_model(points).items():
             nm = nmax if nmax is not None else nmax_for_points(
                 N, [points[i]["eps"] for i in idx], kappa, delta, u, nmax_step)
             for i in idx:
-                statics[i] = (int(nm), shift_invert_solver(int(nm), len(idx)))
+                statics[i] = (int(nm), shift_invert_solver(int(nm), len(idx)), int(k))
         return statics
 
     return Study(name="spectrum", params=SPECTRUM_KEY, outputs=outs, diagnostics=diags,
-                 point=point, assign_static=assign_static, checks=_checks,
+                 point=_point, assign_static=assign_static, checks=_checks,
                  static_names=("nmax",), static_columns=lambda st: {"nmax": st[0]},
                  describe=lambda st: f"nmax={st[0]}, {st[1]}", sequential=True)
 
