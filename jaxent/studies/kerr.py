@@ -63,14 +63,18 @@ KERR_KEY = ["N", "eps", "kappa", "delta", "u"]
 KERR_COLUMNS = KERR_KEY + ["nmax"] + list(KERR_OUTPUTS) + list(KERR_DIAGNOSTICS)
 
 #: Cost model of a sweep group on a 2-core CPU (jax 0.10.2), measured on chunks of 8 points of
-#: ``kerr_point`` (exact state + Wehrl terms) at nmax 64..240: one point at ``nmax`` takes
-#: ``0.020 (nmax/192)^2`` s (2.2 ms at 64, 17 ms at 176), one compilation 1.0-1.6 s from
-#: nmax 64 to 240, modelled as 1.3 s whatever nmax (the grid's tables are an argument of the
-#: program, not constants in it). It ranks the shape classes
-#: (:func:`~jaxent.sweep.shape_classes`) and labels the progress bar; only ratios matter for
-#: the classes. With 1.3 s the default sweep (N = 10..40, nmax 64..176) compiles two classes,
-#: 128 and 176, instead of one: 8.1-8.5 s instead of 10.2-11.9 s with a filled cache, the same
-#: 10.6-14.0 s within noise from an empty one (two runs each).
+#: ``kerr_point`` (exact state + Wehrl terms). It ranks the shape classes
+#: (:func:`~jaxent.sweep.shape_classes`) and labels the progress bar; only ratios matter.
+#: Model: one point at ``nmax`` takes ``0.020 (nmax/192)^2`` s (2.2 / 8.9 / 17 / 31 ms at nmax
+#: 64 / 128 / 176 / 240), one compilation 1.3 s whatever nmax (the grid's tables are an
+#: argument of the program, not constants in it). Measured in December 2026: 4.8 / 15 / 22 / 44 ms
+#: per point (the last with a twice longer series), and 2.7-2.9 s per compilation plus
+#: 0.8-1.0 s of tracing and lowering, at every nmax. The compilation is modelled at about half
+#: its cost because the persistent compilation cache makes it a one-time cost per machine:
+#: with 1.3 s the default sweep (N = 10..40, nmax 64..176) compiles two classes, 128 and 176,
+#: instead of one, 8.1-8.5 s instead of 10.2-11.9 s with a filled cache and the same
+#: 10.6-14.0 s within noise from an empty one (two runs each, measured when a compilation took
+#: 1.0-1.6 s).
 _SECONDS_AT_192 = 0.020
 
 
