@@ -21,6 +21,7 @@ The Newton searches run a batch of problems at once: ``f`` takes ``(x, args)``, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 
@@ -86,7 +87,13 @@ def batched_derivatives(f: Callable, batch: str = "auto") -> Callable:
         batch = "map" if jax.default_backend() == "cpu" else "vmap"
     if batch not in ("map", "vmap"):
         raise ValueError(f"batch must be 'auto', 'map' or 'vmap', got {batch!r}")
+    return _derivative_program(f, batch)
 
+
+# one compiled program per function (by identity) and batching: a search repeated with the same
+# f (a notebook cell run again) does not compile it again
+@functools.lru_cache(maxsize=32)
+def _derivative_program(f: Callable, batch: str) -> Callable:
     def one(x, a, active, shared):
         # problems already converged are skipped (NaN), their derivatives are not recomputed
         nan = jnp.full((), jnp.nan, jnp.result_type(float))

@@ -163,6 +163,17 @@ def kerr_peaks():
     return chi, pid
 
 
+def test_pi_d_peak_repeated_compiles_nothing(kerr_peaks, xla_compilations):
+    """The same search again (a notebook cell run twice) reuses its derivative programs and
+    returns the same peaks. (Before, each call built a new function and compiled its derivative
+    programs again: pi_d_peak([4, 6]) took 19.3 s, then 15.3 s; now 2.6 s the second time.)"""
+    chi, pid = kerr_peaks
+    before = xla_compilations()
+    again = pi_d_peak([10.0, 20.0], starts=chi["x"], nmax_step=16)
+    assert xla_compilations() == before
+    np.testing.assert_array_equal(again["x"], pid["x"])
+
+
 def _scan_refine(values, x0, width):
     """Derivative-free reference: scans of 11 points, each over the 2 cells around the previous
     scan's best point, down to a spacing of 3e-5, then the vertex of the parabola through the

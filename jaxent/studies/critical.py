@@ -165,7 +165,10 @@ def pi_d_peak(N_values: ArrayLike, *, kappa: float = 0.5, delta: float = -2.0,
     return out
 
 
+@functools.lru_cache(maxsize=16)
 def _pi_d_function(nmax, K, kappa, delta, u):
+    # cached: the same function object for the same truncation and parameters, so that the
+    # derivative programs of a repeated search are reused (batched_derivatives)
     def f(eps, N, grid):
         model = Kerr(eps=eps, N=N, kappa=kappa, delta=delta, u=u)
         return kerr_point(model, nmax, grid, n_terms=K, check=False)["Pi_d"] / N
