@@ -13,14 +13,20 @@ from jaxent.models.kerr import Kerr, choose_nmax, kerr_hamiltonian, kerr_lindbla
 qutip = pytest.importorskip("qutip")
 
 
+def qutip_liouvillian(model, nmax):
+    """QuTiP's Liouvillian of the Kerr model at ``nmax``, built from sparse (CSR) operators:
+    from a dense H, QuTiP builds the superoperator densely (at nmax = 104, 10816^2 entries:
+    26 s and 1.9 GB) before any conversion."""
+    H = qutip.Qobj(np.asarray(kerr_hamiltonian(model, nmax))).to("csr")
+    return qutip.liouvillian(H, [np.sqrt(2 * float(model.kappa)) * qutip.destroy(nmax).to("csr")])
+
+
 def qutip_eigenvalues(model, nmax, backward=False):
     """numpy eig of QuTiP's Liouvillian, slowest first, without the steady state; with
     ``backward``, also each eigenvalue's backward error, measured as ours is: the residual
     ``||M x - lambda x||`` of its unit eigenvector plus ``eps ||M||_2`` (LAPACK's dense eig is
     backward stable only to a multiple of that, which the residual shows)."""
-    H = qutip.Qobj(np.asarray(kerr_hamiltonian(model, nmax)))
-    Lq = qutip.liouvillian(H, [np.sqrt(2 * float(model.kappa)) * qutip.destroy(nmax)])
-    M = Lq.full()
+    M = qutip_liouvillian(model, nmax).full()
     if not backward:
         lam = np.linalg.eigvals(M)
         return lam[np.argsort(-lam.real)][1:]  # drop the steady state
@@ -208,9 +214,7 @@ def test_gap_near_eps_c_at_large_N_is_reported_with_its_resolution():
     lam, rel = np.asarray(a.eigenvalues), np.asarray(a.relative_resolution)
     assert np.all(rel[1:] < 1e-9), rel
     np.testing.assert_allclose(np.asarray(b.eigenvalues)[1:], lam[1:], rtol=1e-9)
-    H = qutip.Qobj(np.asarray(kerr_hamiltonian(model, nmax))).to("csr")
-    Lq = qutip.liouvillian(H, [np.sqrt(2 * float(model.kappa)) * qutip.destroy(nmax).to("csr")])
-    A = Lq.data.as_scipy().tocsc()
+    A = qutip_liouvillian(model, nmax).data.as_scipy().tocsc()
     for z in lam[1:]:  # ARPACK's eigenvalues nearest a shift next to each (two digits)
         ref = sla.eigs(A, k=3, sigma=np.round(z, 2), return_eigenvectors=False)
         assert np.min(np.abs(ref - z)) < 1e-9 * abs(z), (z, ref)
@@ -291,11 +295,7 @@ def test_arnoldi_runs_until_the_k_eigenvalues_are_resolved():
         kerr_lindbladian(model, nmax))
     lam, res = np.asarray(spec.eigenvalues), np.asarray(spec.resolution)
     assert np.all(res <= 1e-9 * np.abs(lam))
-    # sparse from the start: from a dense H, QuTiP builds the 10816^2 superoperator densely
-    # (26 s and 1.9 GB) before the conversion
-    H = qutip.Qobj(np.asarray(kerr_hamiltonian(model, nmax))).to("csr")
-    Lq = qutip.liouvillian(H, [np.sqrt(2 * float(model.kappa)) * qutip.destroy(nmax).to("csr")])
-    A = Lq.data.as_scipy().tocsc()
+    A = qutip_liouvillian(model, nmax).data.as_scipy().tocsc()
     # ARPACK's shift-invert finds the eigenvalues nearest each shift: near 0 (the steady state
     # and the first three) and near the fourth, whose modulus is beyond a dozen others'
     ref = np.concatenate([sla.eigs(A, k=6, sigma=sigma, return_eigenvectors=False)
